@@ -1,0 +1,47 @@
+# One-command set-up on a fresh machine: `make demo`, `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+PIP     = $(PY) -m pip
+STAMP   = $(VENV)/.installed
+STAMP_DEV = $(VENV)/.installed-dev
+
+.PHONY: install install-dev demo test lint format bench clean lock
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# The CPU torch wheel is installed first and pinned, so no CUDA build is ever pulled.
+$(STAMP): $(PY) pyproject.toml requirements-lock.txt
+	$(PIP) install -q -c requirements-lock.txt "torch==2.13.0"
+	$(PIP) install -q -c requirements-lock.txt -e .
+	touch $@
+
+$(STAMP_DEV): $(STAMP)
+	$(PIP) install -q -c requirements-lock.txt -e ".[dev]"
+	touch $@
+
+install: $(STAMP)
+install-dev: $(STAMP_DEV)
+
+demo: $(STAMP)
+	$(VENV)/bin/musicgenre demo --out runs/demo
+
+test: $(STAMP_DEV)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(PY) -m pytest -q
+
+lint: $(STAMP_DEV)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+format: $(STAMP_DEV)
+	$(VENV)/bin/ruff format src tests benchmarks
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+
+lock: $(STAMP_DEV)
+	$(PIP) freeze --exclude-editable | grep -v '^-e' > requirements-lock.txt
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,14 @@
+"""musicgenre: music genre classification with honest evaluation protocols."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "load"]
+
+
+def load(checkpoint: str):  # noqa: ANN201 - re-exported from musicgenre.predict
+    """Load a trained checkpoint as a classifier with ``.predict(path)`` and ``.predict_array(x, sr)``."""
+    from musicgenre.predict.classifier import GenreClassifier
+
+    return GenreClassifier.from_checkpoint(checkpoint)

@@ -1,0 +1,50 @@
+"""Shared fixtures. Tests that need ``../shared`` fail (never skip) when it is missing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from musicgenre.settings import shared_dir
+
+GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        pytest.fail(
+            f"required reference data is missing: {path} "
+            "(set MUSICGENRE_SHARED or place the shared/ folder beside the checkout)"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """The ``shared/`` folder of real data and reference files."""
+    return _require(shared_dir())
+
+
+@pytest.fixture(scope="session")
+def gtzan_mini(shared: Path) -> Path:
+    """100 real GTZAN clips, 10 per genre."""
+    return _require(shared / "data" / "gtzan-mini")
+
+
+@pytest.fixture(scope="session")
+def gtzan_excerpts(shared: Path) -> Path:
+    """200 real 2-3 s GTZAN excerpts of other tracks (evaluation only)."""
+    return _require(shared / "data" / "gtzan-excerpts")
+
+
+@pytest.fixture(scope="session")
+def gtzan_splits(shared: Path) -> Path:
+    """The fault-filtered split lists."""
+    return _require(shared / "data" / "gtzan-splits")
+
+
+@pytest.fixture(scope="session")
+def yamnet_dir(shared: Path) -> Path:
+    """Google's YAMNet int8 TFLite file, class map and reference outputs."""
+    return _require(shared / "models" / "yamnet")
