@@ -49,7 +49,7 @@ def test_no_track_on_two_sides_of_any_honest_split(sizes: list[int], segs: int, 
 
 
 def test_check_disjoint_catches_a_leak() -> None:
-    tids, gens = _dataset([4, 4], 2)
+    tids, _ = _dataset([4, 4], 2)
     bad = splits.Split("bad", "track", np.array([0, 1]), np.array([2]), np.array([3]))  # rows 0-1 = track 0
     bad.test = np.array([1])  # row 1 is track 0 too
     with pytest.raises(AssertionError, match="both train and test"):
@@ -97,7 +97,7 @@ def test_segment_split_is_labelled_leaky_and_does_leak() -> None:
 
 
 def test_assigned_split_reports_unlisted_tracks_and_rejects_bad_sides() -> None:
-    tids, gens = _dataset([3, 3], 2)
+    tids, _ = _dataset([3, 3], 2)
     s = splits.assigned_split(tids, {"g0.00000": "train", "g1.00000": "test"})
     assert len(s.train) == 2 and len(s.test) == 2 and len(s.valid) == 0
     assert any("left out" in n for n in s.notes)

@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "load"]
 
 
-def load(checkpoint: str):  # noqa: ANN201 - re-exported from musicgenre.predict
+def load(checkpoint: str):
     """Load a trained checkpoint as a classifier with ``.predict(path)`` and ``.predict_array(x, sr)``."""
     from musicgenre.predict.classifier import GenreClassifier
 

@@ -98,7 +98,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable musicgenre checkpoint ({type(exc).__name__})") from None
+        raise CheckpointError(
+            f"{path}: not a readable musicgenre checkpoint ({type(exc).__name__})"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
         raise CheckpointError(f"{path}: not a musicgenre checkpoint")
     version = payload.get("format_version")

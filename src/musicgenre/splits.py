@@ -186,7 +186,9 @@ def kfold_splits(
     groups = _tracks_by_genre(tids, gens)
     smallest = min(len(ts) for ts in groups.values())
     if smallest < k:
-        raise ValueError(f"k-fold with k={k} needs at least {k} tracks per genre; the smallest genre has {smallest}")
+        raise ValueError(
+            f"k-fold with k={k} needs at least {k} tracks per genre; the smallest genre has {smallest}"
+        )
     fold_of: dict[str, int] = {}
     offset = 0
     for ts in groups.values():

@@ -123,7 +123,7 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
-def _import_av(path: Path):  # noqa: ANN202
+def _import_av(path: Path):
     try:
         import av
     except ImportError:

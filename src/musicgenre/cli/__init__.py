@@ -1,0 +1,421 @@
+"""The ``musicgenre`` command line: validate, features, train, evaluate, study, predict, demo, download."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from musicgenre import __version__
+from musicgenre.audio.segment import SegmentConfig
+from musicgenre.cli.common import (
+    CONTEXT_SETTINGS,
+    FriendlyGroup,
+    cache_options,
+    feature_choice,
+    model_choice,
+    segment_options,
+)
+from musicgenre.splits import LEAKY_WARNING, PROTOCOLS
+
+
+@click.group(cls=FriendlyGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="musicgenre")
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Tell the genre of a piece of music, and run honest genre-classification experiments.
+
+    Datasets are folders of genres: DIR/<genre>/<audio files> (GTZAN layout: data/music/<genre>/*.au).
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+# --------------------------------------------------------------------------------------------- validate
+@main.command()
+@click.argument("data_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--min-tracks", type=int, default=2, help="Warn about genres with fewer usable tracks than this."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def validate(data_dir: Path, min_tracks: int, as_json: bool, quiet: bool) -> None:
+    """Check every file of DATA_DIR: unreadable, empty, truncated, silent or non-audio files, thin genres.
+
+    Exits non-zero only when nothing usable is left.
+    """
+    from musicgenre.datasets.validate import validate_dataset
+
+    report = validate_dataset(data_dir, min_tracks_per_genre=min_tracks, progress=not quiet)
+    click.echo(json.dumps(report.to_dict(), indent=2, default=str) if as_json else report.format())
+    if not report.ok:
+        raise SystemExit(1)
+
+
+# --------------------------------------------------------------------------------------------- features
+@main.command()
+@click.argument("data_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--feature",
+    "-f",
+    "features",
+    type=feature_choice(),
+    multiple=True,
+    required=True,
+    help="Feature(s) to extract; repeat the option for several.",
+)
+@click.option(
+    "--yamnet-weights",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="YAMNet weights (.h5 or .tflite) for YAMNet features [default: see README].",
+)
+@segment_options
+@cache_options
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def features(
+    data_dir: Path,
+    features: tuple[str, ...],
+    yamnet_weights: Path | None,
+    segment: SegmentConfig,
+    cache_dir: Path | None,
+    workers: int,
+    quiet: bool,
+) -> None:
+    """Extract features of every segment of DATA_DIR into the cache (resumable; both cores by default)."""
+    from musicgenre.experiment import feature_configs_for, prepare_data
+
+    _set_yamnet_weights(yamnet_weights)
+    configs = feature_configs_for(list(dict.fromkeys(features)))
+    start = time.perf_counter()
+    data = prepare_data(data_dir, configs, segment, cache_root=cache_dir, workers=workers, progress=not quiet)
+    seconds = time.perf_counter() - start
+    n_tracks = len(set(data.track_ids.tolist()))
+    click.echo(f"{data.root}: {n_tracks} tracks, {data.n_rows} segments of {segment.segment_seconds:g} s")
+    for name, arr in data.inputs.items():
+        click.echo(f"  {name:<18} shape {tuple(arr.shape)}  {arr.dtype}  -> {data.store_paths[name]}")
+    for path, problem in data.errors:
+        click.echo(f"  skipped {path}: {problem}")
+    click.echo(f"done in {seconds:.1f} s")
+
+
+def _set_yamnet_weights(path: Path | None) -> None:
+    if path is not None:
+        import os
+
+        os.environ["MUSICGENRE_YAMNET_WEIGHTS"] = str(Path(path).resolve())
+
+
+# --------------------------------------------------------------------------------------------- train
+@main.command()
+@click.argument("data_dir", type=click.Path(path_type=Path))
+@click.option("--model", "-m", type=model_choice(), default="cnn2d", help="Model kind.")
+@click.option(
+    "--input",
+    "-i",
+    "inputs",
+    type=feature_choice(),
+    multiple=True,
+    default=["mfcc"],
+    help="Input feature(s); repeat for the combined model.",
+)
+@click.option(
+    "--split",
+    "protocol",
+    type=click.Choice(PROTOCOLS),
+    default="track",
+    help="Evaluation protocol. 'segment' is the study's LEAKY random split of segments.",
+)
+@click.option("--epochs", type=click.IntRange(1), default=30, help="Training epochs (best epoch is kept).")
+@click.option("--batch-size", type=click.IntRange(1), default=None, help="Batch size [default: the model's].")
+@click.option("--lr", type=float, default=None, help="Peak learning rate [default: the model's].")
+@click.option("--seed", type=int, default=0, help="Seed for the split, initialisation and batch order.")
+@click.option("--k", "k", type=click.IntRange(2), default=5, help="Folds for --split kfold.")
+@click.option("--fold", type=click.IntRange(1), default=None, help="Run only this fold (1-based) of kfold.")
+@click.option(
+    "--split-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder of *_filtered.txt lists for --split fault-filtered [default: <shared>/data/gtzan-splits].",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Run directory [default: runs/<model>-<inputs>-<split>].",
+)
+@click.option("--yamnet-weights", type=click.Path(path_type=Path), default=None, help="YAMNet weights file.")
+@segment_options
+@cache_options
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def train(
+    data_dir: Path,
+    model: str,
+    inputs: tuple[str, ...],
+    protocol: str,
+    epochs: int,
+    batch_size: int | None,
+    lr: float | None,
+    seed: int,
+    k: int,
+    fold: int | None,
+    split_dir: Path | None,
+    out: Path | None,
+    yamnet_weights: Path | None,
+    segment: SegmentConfig,
+    cache_dir: Path | None,
+    workers: int,
+    quiet: bool,
+) -> None:
+    """Train MODEL on cached INPUT features of DATA_DIR, keep the best epoch, and evaluate on the test split.
+
+    Writes model.ckpt, history.json, training_curves.png, metrics.{md,csv,json} and confusion_matrix.png.
+    Re-running continues an interrupted run.
+    """
+    from musicgenre.experiment import run_experiment
+
+    _set_yamnet_weights(yamnet_weights)
+    if protocol == "segment":
+        click.secho(LEAKY_WARNING, fg="yellow", err=True)
+    out = out or Path("runs") / f"{model}-{'+'.join(inputs)}-{protocol}"
+    summary = run_experiment(
+        data_dir,
+        model,
+        list(dict.fromkeys(inputs)),
+        out,
+        protocol=protocol,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        k=k,
+        fold=fold,
+        split_dir=split_dir,
+        segment=segment,
+        cache_root=cache_dir,
+        workers=workers,
+        progress=not quiet,
+    )
+    click.echo(_summary_line(summary))
+    click.echo(f"results in {out}")
+
+
+def _summary_line(s: dict) -> str:
+    def fmt(key: str) -> str:
+        v, sd = s.get(key), s.get(f"{key}_std")
+        if v is None:
+            return "n/a"
+        return f"{v:.3f}" + (f" ± {sd:.3f}" if sd is not None else "")
+
+    leak = "  [LEAKY segment split]" if s.get("leaky") else ""
+    return (
+        f"{s['model']} on {'+'.join(s['inputs'])} ({s['protocol']}): track accuracy {fmt('track_accuracy')}, "
+        f"segment accuracy {fmt('segment_accuracy')}, macro-F1 {fmt('macro_f1')}{leak}"
+    )
+
+
+# --------------------------------------------------------------------------------------------- evaluate
+@main.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Evaluate on every track of this dataset instead of the run's own test split "
+    "(e.g. unseen excerpts).",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the metrics [default: RUN_DIR, or RUN_DIR/eval-<data name> with --data].",
+)
+@cache_options
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def evaluate(
+    run_dir: Path, data_dir: Path | None, out: Path | None, cache_dir: Path | None, workers: int, quiet: bool
+) -> None:
+    """Evaluate a trained run: segment- and track-level accuracy, per-genre P/R/F1, confusion matrix."""
+    from musicgenre.experiment import evaluate_run
+
+    summary = evaluate_run(
+        run_dir, data_dir=data_dir, out_dir=out, cache_root=cache_dir, workers=workers, progress=not quiet
+    )
+    click.echo(_summary_line(summary))
+    click.echo(f"metrics in {summary['out_dir']}")
+
+
+# --------------------------------------------------------------------------------------------- study
+@main.command()
+@click.argument("data_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--protocol",
+    type=click.Choice(PROTOCOLS),
+    default="track",
+    help="Evaluation protocol; 'segment' reproduces the study's LEAKY split.",
+)
+@click.option(
+    "--models",
+    default=None,
+    help="Comma-separated row keys or model kinds to run [default: all rows; see --list].",
+)
+@click.option("--inputs", default=None, help="Comma-separated inputs; keep only rows using just these.")
+@click.option("--epochs", type=click.IntRange(1), default=30, help="Training epochs per model.")
+@click.option("--seed", type=int, default=0, help="Seed for splits and training.")
+@click.option("--k", "k", type=click.IntRange(2), default=5, help="Folds for --protocol kfold.")
+@click.option(
+    "--split-dir", type=click.Path(path_type=Path), default=None, help="Split lists for fault-filtered."
+)
+@click.option(
+    "--eval-data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also evaluate every best checkpoint on this held-out dataset (evaluation only).",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Study directory [default: runs/study-<protocol>].",
+)
+@click.option("--list", "list_rows", is_flag=True, help="List the grid's rows and exit.")
+@click.option("--yamnet-weights", type=click.Path(path_type=Path), default=None, help="YAMNet weights file.")
+@segment_options
+@cache_options
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def study(
+    data_dir: Path,
+    protocol: str,
+    models: str | None,
+    inputs: str | None,
+    epochs: int,
+    seed: int,
+    k: int,
+    split_dir: Path | None,
+    eval_data: Path | None,
+    out: Path | None,
+    list_rows: bool,
+    yamnet_weights: Path | None,
+    segment: SegmentConfig,
+    cache_dir: Path | None,
+    workers: int,
+    quiet: bool,
+) -> None:
+    """Run the study's grid of models x inputs on DATA_DIR and write report.md / report.html.
+
+    Finished models are not retrained on a re-run.
+    """
+    from musicgenre.study import STUDY_ROWS, run_study, select_rows
+
+    rows = select_rows(models, inputs)
+    if list_rows:
+        for r in STUDY_ROWS:
+            mark = "*" if r in rows else " "
+            ref = f"{r.study_accuracy:.2f}" if r.study_accuracy is not None else "  - "
+            click.echo(f"{mark} {r.key:<22} {r.label:<30} study {ref}  {r.model} on {'+'.join(r.inputs)}")
+        return
+    _set_yamnet_weights(yamnet_weights)
+    if protocol == "segment":
+        click.secho(LEAKY_WARNING, fg="yellow", err=True)
+    out = out or Path("runs") / f"study-{protocol}"
+    report = run_study(
+        data_dir,
+        out,
+        rows=rows,
+        protocol=protocol,
+        epochs=epochs,
+        seed=seed,
+        k=k,
+        split_dir=split_dir,
+        eval_data=eval_data,
+        segment=segment,
+        cache_root=cache_dir,
+        workers=workers,
+        progress=not quiet,
+    )
+    click.echo(report.markdown_table)
+    click.echo(f"report: {report.path}")
+
+
+# --------------------------------------------------------------------------------------------- demo
+@main.command()
+@click.option(
+    "--out", "-o", type=click.Path(path_type=Path), default=Path("runs/demo"), help="Output folder."
+)
+@click.option("--tracks-per-genre", type=click.IntRange(3), default=10, help="Synthetic tracks per genre.")
+@click.option("--epochs", type=click.IntRange(1), default=30, help="Training epochs.")
+@click.option("--seed", type=int, default=0, help="Seed of the synthetic data, the split and training.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def demo(out: Path, tracks_per_genre: int, epochs: int, seed: int, quiet: bool) -> None:
+    """End to end on a built-in SYNTHETIC 10-genre dataset: generate, extract, train, evaluate, report.
+
+    The data are synthesised (tempo, rhythm, timbre and harmony differ by genre); the numbers say
+    nothing about real music. See `musicgenre study` for real GTZAN.
+    """
+    from musicgenre.datasets.demo import make_demo_dataset
+    from musicgenre.study import run_study, select_rows
+
+    data_dir = make_demo_dataset(
+        out / "data", tracks_per_genre=tracks_per_genre, seed=seed, progress=not quiet
+    )
+    report = run_study(
+        data_dir,
+        out,
+        rows=select_rows("cnn_mfcc,lstm_mfcc", None),
+        protocol="track",
+        epochs=epochs,
+        seed=seed,
+        cache_root=out / "cache",
+        workers=2,
+        progress=not quiet,
+        dataset_label="synthetic demo",
+    )
+    click.echo(report.markdown_table)
+    click.echo(f"SYNTHETIC demo data in {data_dir}; report: {report.path}")
+
+
+# --------------------------------------------------------------------------------------------- download
+@main.command()
+@click.argument("dataset", type=click.Choice(["gtzan"]))
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="Project folder; GTZAN goes to DEST/data/music/<genre>/*.au.",
+)
+@click.option(
+    "--url", default=None, help="Download from this URL (http(s) or file://) instead of the default."
+)
+@click.option("--md5", default=None, help="Expected MD5 of the archive [default: the published one].")
+def download(dataset: str, dest: Path, url: str | None, md5: str | None) -> None:
+    """Download and unpack a dataset, verifying its checksum."""
+    from musicgenre.datasets.gtzan import download_gtzan
+
+    path = download_gtzan(dest, url=url, md5=md5)
+    click.echo(f"GTZAN is in {path}")
+
+
+def _register_plugins() -> None:
+    """Attach the verbs that live in their own modules."""
+    try:
+        from musicgenre.cli.yamnet import yamnet
+
+        main.add_command(yamnet)
+    except ImportError:  # pragma: no cover - module not present in this build
+        pass
+    try:
+        from musicgenre.cli.predict import predict
+
+        main.add_command(predict)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+_register_plugins()

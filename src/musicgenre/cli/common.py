@@ -1,0 +1,135 @@
+"""Shared CLI plumbing: one-line errors, common option groups, and lazy registry choices."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from musicgenre.audio.segment import SegmentConfig
+from musicgenre.errors import MusicGenreError
+
+CONTEXT_SETTINGS: dict[str, Any] = {
+    "show_default": True,
+    "help_option_names": ["-h", "--help"],
+    "max_content_width": 110,
+}
+
+
+class FriendlyGroup(click.Group):
+    """A click group that prints expected errors as one line (exit 2) unless ``--debug`` is given."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted; finished work is kept and a re-run continues from there", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            elif isinstance(exc, MusicGenreError | FileNotFoundError | ValueError | KeyError):
+                click.echo(f"error: {_message(exc)}", err=True)
+            else:
+                click.echo(
+                    f"error: {type(exc).__name__}: {_message(exc)} (run with --debug for details)", err=True
+                )
+            sys.exit(2)
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, KeyError) and text.startswith(("'", '"')):
+        text = text[1:-1]
+    return text or type(exc).__name__
+
+
+def segment_options(func: Callable) -> Callable:
+    """``--sample-rate``, ``--clip-seconds``, ``--segment-seconds`` and ``--max-padding``, as a SegmentConfig."""
+
+    @click.option("--sample-rate", type=int, default=16000, help="Resample every clip to this rate (Hz).")
+    @click.option(
+        "--clip-seconds",
+        type=float,
+        default=30.0,
+        help="Cut or pad every clip to this length (the study's 30 s); 0 keeps each clip's own length.",
+    )
+    @click.option("--segment-seconds", type=float, default=3.0, help="Length of one model input segment.")
+    @click.option(
+        "--max-padding",
+        type=click.FloatRange(0.0, 1.0, max_open=True),
+        default=None,
+        help="Drop segments whose padded fraction exceeds this (e.g. 0.5); default keeps all, as the study.",
+    )
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        sample_rate: int,
+        clip_seconds: float,
+        segment_seconds: float,
+        max_padding: float | None,
+        **kwargs: Any,
+    ) -> Any:
+        kwargs["segment"] = SegmentConfig(
+            sample_rate=sample_rate,
+            clip_seconds=clip_seconds or None,
+            segment_seconds=segment_seconds,
+            max_padding=max_padding,
+        )
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def cache_options(func: Callable) -> Callable:
+    """``--cache-dir`` and ``--workers``."""
+
+    @click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Feature cache root [default: $MUSICGENRE_CACHE or ~/.cache/musicgenre].",
+    )
+    @click.option(
+        "--workers", type=click.IntRange(1, 64), default=2, help="Processes for feature extraction."
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+class LazyChoice(click.Choice):
+    """A Choice whose values come from a registry, looked up only when needed (keeps --help fast)."""
+
+    def __init__(self, source: Callable[[], list[str]], case_sensitive: bool = True) -> None:
+        self._source = source
+        super().__init__([], case_sensitive=case_sensitive)
+
+    @property  # type: ignore[override]
+    def choices(self) -> list[str]:
+        return self._source()
+
+    @choices.setter
+    def choices(self, value: Any) -> None:  # click assigns in __init__
+        pass
+
+
+def feature_choice() -> LazyChoice:
+    from musicgenre.features.registry import feature_names
+
+    return LazyChoice(feature_names)
+
+
+def model_choice() -> LazyChoice:
+    from musicgenre.models.registry import model_names
+
+    return LazyChoice(model_names)

@@ -1,0 +1,449 @@
+"""One experiment: a model on one dataset's cached features under one evaluation protocol.
+
+This is the glue between the feature cache, the split protocols, training and evaluation. The CLI's
+``train`` and ``evaluate`` verbs and the ``study`` grid are thin layers over it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from musicgenre import splits as splits_mod
+from musicgenre.audio.segment import SegmentConfig
+from musicgenre.datasets.index import scan_dataset
+from musicgenre.errors import DatasetError, MusicGenreError
+from musicgenre.features.registry import FeatureConfig, make_config
+from musicgenre.settings import shared_dir
+
+
+@dataclass
+class PreparedData:
+    """Cached features of one dataset, aligned row by row across inputs.
+
+    ``inputs[name]`` is a float32 array ``(n_rows, *shape)`` (a memmap when the stores agree row for row).
+    """
+
+    root: Path
+    inputs: dict[str, np.ndarray]
+    feature_configs: dict[str, FeatureConfig]
+    segment: SegmentConfig
+    label_names: list[str]
+    labels: np.ndarray
+    track_ids: np.ndarray
+    genres: np.ndarray
+    segment_index: np.ndarray
+    store_paths: dict[str, Path] = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.labels)
+
+    @property
+    def input_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {k: tuple(v.shape[1:]) for k, v in self.inputs.items()}
+
+
+def feature_configs_for(
+    input_names: Sequence[str], options: dict[str, dict[str, Any]] | None = None
+) -> dict[str, FeatureConfig]:
+    """Default configs of the named features, with per-feature option overrides."""
+    options = options or {}
+    return {name: make_config(name, **options.get(name, {})) for name in input_names}
+
+
+def prepare_data(
+    root: str | Path,
+    feature_configs: dict[str, FeatureConfig],
+    segment: SegmentConfig,
+    *,
+    cache_root: Path | None = None,
+    workers: int = 2,
+    progress: bool = True,
+) -> PreparedData:
+    """Build (or reuse) the feature stores of ``root`` and align their rows."""
+    from musicgenre.store import build_stores
+
+    root = Path(root)
+    index = scan_dataset(root)
+    if not index.tracks:
+        raise DatasetError(f"{root}: no audio files found under its genre folders")
+    configs = list(feature_configs.values())
+    stores = build_stores(index, configs, segment, cache_root=cache_root, workers=workers, progress=progress)
+    by_name = {name: stores[cfg.key()] for name, cfg in feature_configs.items()}
+    first = next(iter(by_name.values()))
+    keys = {name: _row_keys(s) for name, s in by_name.items()}
+    ref = keys[next(iter(keys))]
+    if all(np.array_equal(k, ref) for k in keys.values()):
+        inputs = {name: s.features for name, s in by_name.items()}
+        rows_first = np.arange(len(ref))
+    else:  # a file failed for one feature but not another: keep the rows every store has
+        common = set(ref.tolist())
+        for k in keys.values():
+            common &= set(k.tolist())
+        order = [i for i, key in enumerate(ref.tolist()) if key in common]
+        rows_first = np.asarray(order, dtype=np.int64)
+        inputs = {}
+        for name, s in by_name.items():
+            pos = {key: i for i, key in enumerate(keys[name].tolist())}
+            inputs[name] = np.asarray(s.features[[pos[ref[i]] for i in order]])
+    man = first.manifest
+    track_ids = np.asarray(man.track_id)[rows_first].astype(str)
+    genres = np.asarray(man.genre)[rows_first].astype(str)
+    seg_index = np.asarray(man.segment_index)[rows_first].astype(np.int64)
+    label_names = sorted(set(genres.tolist()))
+    lookup = {g: i for i, g in enumerate(label_names)}
+    labels = np.array([lookup[g] for g in genres], dtype=np.int64)
+    errors: list[tuple[str, str]] = []
+    for s in by_name.values():
+        for e in getattr(s, "errors", []):
+            if tuple(e) not in errors:
+                errors.append(tuple(e))
+    return PreparedData(
+        root=root,
+        inputs=inputs,
+        feature_configs=dict(feature_configs),
+        segment=segment,
+        label_names=label_names,
+        labels=labels,
+        track_ids=track_ids,
+        genres=genres,
+        segment_index=seg_index,
+        store_paths={name: Path(s.path) for name, s in by_name.items()},
+        errors=errors,
+    )
+
+
+def _row_keys(store: Any) -> np.ndarray:
+    man = store.manifest
+    return np.array(
+        [f"{t}#{i}" for t, i in zip(np.asarray(man.track_id), np.asarray(man.segment_index), strict=True)]
+    )
+
+
+def default_split_dir() -> Path:
+    """The fault-filtered split lists: ``<shared>/data/gtzan-splits`` (see :func:`musicgenre.settings.shared_dir`)."""
+    return shared_dir() / "data" / "gtzan-splits"
+
+
+def protocol_splits(
+    data: PreparedData,
+    protocol: str,
+    *,
+    seed: int = 0,
+    k: int = 5,
+    split_dir: Path | None = None,
+) -> list[splits_mod.Split]:
+    """The split(s) of ``protocol`` over ``data``'s rows: one, or ``k`` for k-fold."""
+    if protocol == "track":
+        return [splits_mod.track_split(data.track_ids, data.genres, seed=seed)]
+    if protocol == "segment":
+        return [splits_mod.segment_split(data.genres, seed=seed)]
+    if protocol == "kfold":
+        return splits_mod.kfold_splits(data.track_ids, data.genres, k=k, seed=seed)
+    if protocol == "fault-filtered":
+        from musicgenre.datasets.split_lists import match_split_lists, read_split_lists
+
+        split_dir = Path(split_dir) if split_dir else default_split_dir()
+        lists = read_split_lists(split_dir)
+        assignment, missing = match_split_lists(lists, sorted(set(data.track_ids.tolist())))
+        split = splits_mod.assigned_split(data.track_ids, assignment)
+        n_missing = sum(len(v) for v in missing.values())
+        if n_missing:
+            split.notes.append(
+                f"{n_missing} tracks listed in {split_dir} are not in the dataset "
+                + ", ".join(f"{side}: {len(v)}" for side, v in missing.items() if v)
+            )
+        for side in ("train", "valid", "test"):
+            if len(getattr(split, side)) == 0:
+                raise MusicGenreError(
+                    f"fault-filtered split: no {side} tracks of {data.root} are in the lists in {split_dir}"
+                )
+        return [split]
+    raise MusicGenreError(f"unknown protocol {protocol!r}; choose one of {', '.join(splits_mod.PROTOCOLS)}")
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    """Write JSON atomically (temporary name, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for one value); NaN-free inputs expected."""
+    arr = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if arr.size == 0:
+        return float("nan"), float("nan")
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+# ----------------------------------------------------------------------------------------- training runs
+def run_split(
+    data: PreparedData,
+    model_name: str,
+    input_names: Sequence[str],
+    split: splits_mod.Split,
+    out_dir: Path,
+    *,
+    train_config: Any,
+    model_options: dict[str, Any] | None = None,
+    meta: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train ``model_name`` on one split, evaluate its best epoch on the split's test rows, write everything.
+
+    A finished run (``summary.json`` present) is returned as it is, without retraining.
+    """
+    from musicgenre.evaluation.metrics import evaluate, write_evaluation
+    from musicgenre.training.trainer import train_model
+
+    out_dir = Path(out_dir)
+    done = out_dir / "summary.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    splits_mod.check_disjoint(split, data.track_ids)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "split.json", splits_mod.split_to_dict(split, data.track_ids))
+    inputs = {n: data.inputs[n] for n in input_names}
+    meta = {
+        "dataset": str(data.root),
+        "protocol": split.protocol,
+        "split": split.name,
+        "leaky": split.leaky,
+        "split_notes": split.notes,
+        **(meta or {}),
+    }
+    result = train_model(
+        model_name,
+        inputs,
+        data.labels,
+        split,
+        label_names=data.label_names,
+        feature_configs={n: data.feature_configs[n] for n in input_names},
+        segment_config=data.segment,
+        config=train_config,
+        out_dir=out_dir,
+        model_options=model_options,
+        meta=meta,
+        progress=progress,
+    )
+    title = f"{model_name} on {'+'.join(input_names)} — {split.name}" + (" (LEAKY)" if split.leaky else "")
+    ev = evaluate(result.checkpoint_path, inputs, data.labels, data.track_ids, split.test)
+    write_evaluation(ev, out_dir, title=title)
+    summary = {
+        "model": model_name,
+        "inputs": list(input_names),
+        "protocol": split.protocol,
+        "split": split.name,
+        "leaky": split.leaky,
+        "dataset": str(data.root),
+        "segment_accuracy": ev.segment_accuracy,
+        "track_accuracy": ev.track_accuracy,
+        "macro_f1": ev.macro_f1,
+        "n_test_segments": ev.n_segments,
+        "n_test_tracks": ev.n_tracks,
+        "n_params": result.n_params,
+        "train_seconds": result.train_seconds,
+        "best_epoch": result.best_epoch,
+        "epochs": train_config.epochs,
+        "best_valid_accuracy": result.best_valid_acc,
+        "checkpoint": str(Path(result.checkpoint_path).resolve()),
+        "out_dir": str(out_dir),
+    }
+    write_json(done, summary)
+    return summary
+
+
+def aggregate(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Combine the folds of one model: mean and standard deviation of every metric."""
+    if len(summaries) == 1:
+        return dict(summaries[0])
+    first = summaries[0]
+    out = {k: first[k] for k in ("model", "inputs", "protocol", "leaky", "dataset", "n_params", "epochs")}
+    out["split"] = f"{len(summaries)} folds"
+    out["folds"] = len(summaries)
+    for key in ("segment_accuracy", "track_accuracy", "macro_f1", "best_epoch", "train_seconds"):
+        m, s = mean_std([x[key] for x in summaries])
+        out[key], out[f"{key}_std"] = m, s
+    out["train_seconds"] = float(sum(x["train_seconds"] for x in summaries))
+    out.pop("train_seconds_std", None)
+    out["n_test_tracks"] = int(sum(x["n_test_tracks"] for x in summaries))
+    out["checkpoints"] = [x["checkpoint"] for x in summaries]
+    return out
+
+
+def make_train_config(
+    model_name: str, *, epochs: int, seed: int, batch_size: int | None = None, lr: float | None = None
+) -> Any:
+    """The training config for ``model_name`` with the CLI's overrides applied."""
+    from musicgenre.training.trainer import default_train_config
+
+    cfg = default_train_config(model_name)
+    cfg.epochs, cfg.seed = epochs, seed
+    if batch_size is not None:
+        cfg.batch_size = batch_size
+    if lr is not None:
+        cfg.lr = lr
+    return cfg
+
+
+def run_experiment(
+    data_dir: str | Path,
+    model_name: str,
+    input_names: Sequence[str],
+    out_dir: Path,
+    *,
+    protocol: str = "track",
+    epochs: int = 30,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    seed: int = 0,
+    k: int = 5,
+    fold: int | None = None,
+    split_dir: Path | None = None,
+    segment: SegmentConfig | None = None,
+    cache_root: Path | None = None,
+    workers: int = 2,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """``musicgenre train``: features (cached), split, train, evaluate. k-fold runs go to ``out_dir/fold-i``."""
+    segment = segment or SegmentConfig()
+    configs = feature_configs_for(input_names)
+    data = prepare_data(data_dir, configs, segment, cache_root=cache_root, workers=workers, progress=progress)
+    all_splits = protocol_splits(data, protocol, seed=seed, k=k, split_dir=split_dir)
+    train_cfg = make_train_config(model_name, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr)
+    out_dir = Path(out_dir)
+    write_json(
+        out_dir / "run.json",
+        {
+            "data_dir": str(Path(data_dir).resolve()),
+            "model": model_name,
+            "inputs": list(input_names),
+            "protocol": protocol,
+            "seed": seed,
+            "k": k,
+            "split_dir": str(split_dir) if split_dir else None,
+            "segment": segment.to_dict(),
+            "features": {n: c.to_dict() for n, c in configs.items()},
+            "cache_root": str(cache_root) if cache_root else None,
+        },
+    )
+    chosen = list(enumerate(all_splits, start=1))
+    if fold is not None:
+        if protocol != "kfold" or fold > len(all_splits):
+            raise MusicGenreError(f"--fold {fold} needs --split kfold with k >= {fold}")
+        chosen = [chosen[fold - 1]]
+    summaries = []
+    for i, split in chosen:
+        run_dir = out_dir / f"fold-{i}" if protocol == "kfold" else out_dir
+        summaries.append(
+            run_split(
+                data, model_name, input_names, split, run_dir, train_config=train_cfg, progress=progress
+            )
+        )
+    summary = aggregate(summaries)
+    if len(summaries) > 1:
+        write_json(out_dir / "summary.json", summary)
+    return summary
+
+
+def evaluate_run(
+    run_dir: Path,
+    *,
+    data_dir: Path | None = None,
+    out_dir: Path | None = None,
+    cache_root: Path | None = None,
+    workers: int = 2,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """``musicgenre evaluate``: re-evaluate a run's checkpoint(s) on its test split, or on another dataset.
+
+    With ``data_dir``, every track of that dataset is a test track (its genres must be among the
+    checkpoint's labels); use it for held-out data such as GTZAN excerpts of unseen tracks.
+    """
+    from musicgenre.checkpoint import load_checkpoint
+    from musicgenre.evaluation.metrics import evaluate, write_evaluation
+    from musicgenre.features.registry import config_from_dict
+
+    run_dir = Path(run_dir)
+    ckpt_paths = sorted(run_dir.glob("fold-*/model.ckpt")) or [run_dir / "model.ckpt"]
+    if not ckpt_paths[0].exists():
+        raise MusicGenreError(f"{run_dir}: no model.ckpt (is this a finished training run?)")
+    summaries = []
+    for ckpt_path in ckpt_paths:
+        ckpt = load_checkpoint(ckpt_path)
+        configs = {n: config_from_dict(d) for n, d in ckpt.inputs.items()}
+        segment = SegmentConfig.from_dict(ckpt.segment)
+        if data_dir is None:
+            src = Path(ckpt.meta.get("dataset", ""))
+            data = prepare_data(
+                src, configs, segment, cache_root=cache_root, workers=workers, progress=progress
+            )
+            sides = json.loads((ckpt_path.parent / "split.json").read_text())["tracks"]
+            rows = np.flatnonzero(np.isin(data.track_ids, sides["test"]))
+            target = Path(out_dir) if out_dir else ckpt_path.parent
+            labels = _labels_for(data, ckpt.labels)
+        else:
+            data = prepare_data(
+                data_dir, configs, segment, cache_root=cache_root, workers=workers, progress=progress
+            )
+            labels = _labels_for(data, ckpt.labels)
+            rows = np.flatnonzero(labels >= 0)
+            name = Path(data_dir).resolve().name
+            base = Path(out_dir) if out_dir else run_dir / f"eval-{name}"
+            target = base / ckpt_path.parent.name if len(ckpt_paths) > 1 else base
+        ev = evaluate(ckpt_path, data.inputs, labels, data.track_ids, rows)
+        title = f"{ckpt.model_name} on {'+'.join(ckpt.inputs)} — evaluated on {data.root}"
+        write_evaluation(ev, target, title=title)
+        summary = {
+            "model": ckpt.model_name,
+            "inputs": list(ckpt.inputs),
+            "protocol": ckpt.meta.get("protocol", "?") if data_dir is None else "held-out",
+            "leaky": bool(ckpt.meta.get("leaky", False)) and data_dir is None,
+            "dataset": str(data.root),
+            "segment_accuracy": ev.segment_accuracy,
+            "track_accuracy": ev.track_accuracy,
+            "macro_f1": ev.macro_f1,
+            "n_test_tracks": ev.n_tracks,
+            "out_dir": str(target),
+        }
+        write_json(target / "evaluation.json", summary)
+        summaries.append(summary)
+    if len(summaries) == 1:
+        return summaries[0]
+    out = dict(summaries[0])
+    for key in ("segment_accuracy", "track_accuracy", "macro_f1"):
+        out[key], out[f"{key}_std"] = mean_std([s[key] for s in summaries])
+    out["out_dir"] = str(Path(summaries[0]["out_dir"]).parent)
+    return out
+
+
+def _labels_for(data: PreparedData, label_names: Sequence[str]) -> np.ndarray:
+    """Class ids of ``data``'s rows in the checkpoint's label order; -1 for genres the model does not know."""
+    lookup = {g: i for i, g in enumerate(label_names)}
+    unknown = sorted(set(data.genres.tolist()) - set(lookup))
+    if len(unknown) == len(set(data.genres.tolist())):
+        raise MusicGenreError(
+            f"{data.root}: none of its genres {unknown} are among the model's labels {list(label_names)}"
+        )
+    return np.array([lookup.get(g, -1) for g in data.genres], dtype=np.int64)
