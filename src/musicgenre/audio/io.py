@@ -6,6 +6,7 @@ installed. Every failure is an :class:`~musicgenre.errors.AudioError` naming the
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,9 +67,30 @@ def audio_info(path: str | Path) -> AudioInfo:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioError(path, f"not a readable audio file ({_short(exc)})") from None
+    if str(info.format) == "RAW":  # no header: libsndfile guessed headerless u-law from the extension
+        raise AudioError(path, "not a readable audio file (no valid audio header)")
     if info.frames <= 0:
         raise AudioError(path, "contains no audio samples")
+    truncated = _truncation(str(getattr(info, "extra_info", "")))
+    if truncated:
+        raise AudioError(path, truncated)
     return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames), str(info.format))
+
+
+#: libsndfile's header log notes a chunk that promises more bytes than the file holds, e.g. WAV
+#: "data : 88200 (should be 44078)", AU "Data Size   : 88200 (should be 44088)", AIFF "SSND : ...".
+_SHORT_DATA = re.compile(
+    r"^\s*(?:data(?: size)?|ssnd)\s*:\s*(\d+)\s*\(should be (\d+)\)", re.IGNORECASE | re.MULTILINE
+)
+
+
+def _truncation(header_log: str) -> str | None:
+    """A message when the header says the audio data is longer than what the file holds, else None."""
+    for claimed, present in _SHORT_DATA.findall(header_log):
+        # 0xFFFFFFFF-style sizes mean "unknown length" (streamed files), not truncation.
+        if int(present) < int(claimed) < 0xFFFFFF00:
+            return f"truncated file: the header promises {claimed} bytes of audio data, only {present} are present"
+    return None
 
 
 def to_mono(x: np.ndarray) -> np.ndarray:
