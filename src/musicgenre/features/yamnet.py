@@ -1,0 +1,148 @@
+"""YAMNet features: ``yamnet_embedding`` ``(6, 1024)`` and ``yamnet_logmel`` ``(336, 64)`` per 3 s segment.
+
+Each segment is padded on its own by YAMNet's rule (48,000 samples -> 54,000 -> 336 frames -> 6 patches);
+shapes are derived from the segment length, so other segment lengths work too. Both features come from one
+batched pass (``joint="yamnet"``): asking for both frames and runs the network once.
+
+``weights`` selects the weights file (``.h5`` or ``.tflite``); empty resolves them as described in
+:mod:`musicgenre.yamnet.weights`. The cache key includes the resolved weights' format and git blob id, so
+features from Google's float Keras weights and from the int8 TFLite file never share a cache store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from musicgenre.audio.io import resample
+from musicgenre.audio.segment import SegmentConfig
+from musicgenre.errors import WeightsNotFoundError
+from musicgenre.features.registry import FeatureConfig, FeatureSpec, register_feature
+from musicgenre.yamnet import params as P
+from musicgenre.yamnet.frontend import num_frames, num_patches
+
+JOINT_KEY = "yamnet"
+
+
+def _samples_16k(segment: SegmentConfig) -> int:
+    """Samples per segment once resampled to YAMNet's 16 kHz."""
+    return int(round(segment.segment_samples * P.SAMPLE_RATE / segment.sample_rate))
+
+
+@dataclass(frozen=True)
+class _YamnetConfig(FeatureConfig):
+    weights: str = ""  # path to yamnet.h5 / yamnet_int8.tflite; "" = default resolution
+
+    def weights_identity(self) -> str:
+        """``"<kind>:<git blob id prefix>"`` of the weights these features come from (no download)."""
+        from musicgenre.yamnet.weights import resolve_weights, weights_id
+
+        try:
+            source = resolve_weights(self.weights or None, download=False)
+        except WeightsNotFoundError:
+            return "unresolved"
+        return f"{source.kind}:{weights_id(source.path)[:12]}"
+
+    def key(self) -> str:
+        """Hash of the config *and* of the resolved weights' identity (format + content)."""
+        blob = json.dumps({**self.to_dict(), "weights_identity": self.weights_identity()}, sort_keys=True)
+        return f"{self.name}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"
+
+
+@dataclass(frozen=True)
+class YamnetEmbeddingConfig(_YamnetConfig):
+    """YAMNet's 1024-d embedding of each 0.96 s patch (hop 0.48 s) of the padded segment."""
+
+    name: ClassVar[str] = "yamnet_embedding"
+
+    def shape(self, segment: SegmentConfig) -> tuple[int, ...]:
+        return (num_patches(_samples_16k(segment)), P.EMBEDDING_SIZE)
+
+
+@dataclass(frozen=True)
+class YamnetLogMelConfig(_YamnetConfig):
+    """YAMNet's log-mel spectrogram (64 bands, 10 ms hop) of the padded segment."""
+
+    name: ClassVar[str] = "yamnet_logmel"
+
+    def shape(self, segment: SegmentConfig) -> tuple[int, ...]:
+        return (num_frames(_samples_16k(segment)), P.MEL_BANDS)
+
+
+def _to_16k(segments: np.ndarray, sample_rate: int) -> np.ndarray:
+    segments = np.asarray(segments, dtype=np.float32)
+    if segments.ndim != 2:
+        raise ValueError(f"expected segments (n, samples), got shape {segments.shape}")
+    if sample_rate == P.SAMPLE_RATE:
+        return segments
+    return (
+        np.stack([resample(s, sample_rate, P.SAMPLE_RATE) for s in segments]) if len(segments) else segments
+    )
+
+
+def yamnet_features(
+    segments: np.ndarray, sample_rate: int, weights: str = ""
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(log_mel (n, frames, 64), embeddings (n, patches, 1024))`` float32 of ``segments`` ``(n, samples)``."""
+    from musicgenre.yamnet.model import get_model
+
+    x = _to_16k(segments, sample_rate)
+    if x.shape[0] == 0:
+        n = x.shape[1]
+        return (
+            np.zeros((0, num_frames(n), P.MEL_BANDS), np.float32),
+            np.zeros((0, num_patches(n), P.EMBEDDING_SIZE), np.float32),
+        )
+    out = get_model(weights or None).infer(x)
+    return out.log_mel.numpy().astype(np.float32, copy=False), out.embeddings.numpy().astype(
+        np.float32, copy=False
+    )
+
+
+def extract_joint(
+    configs: Sequence[_YamnetConfig], segments: np.ndarray, sample_rate: int
+) -> list[np.ndarray]:
+    """Both YAMNet features from one pass per distinct weights setting, in the order of ``configs``."""
+    results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    out = []
+    for cfg in configs:
+        if cfg.weights not in results:
+            results[cfg.weights] = yamnet_features(segments, sample_rate, cfg.weights)
+        log_mel, embeddings = results[cfg.weights]
+        out.append(embeddings if isinstance(cfg, YamnetEmbeddingConfig) else log_mel)
+    return out
+
+
+def extract_embedding(config: YamnetEmbeddingConfig, segments: np.ndarray, sample_rate: int) -> np.ndarray:
+    return extract_joint([config], segments, sample_rate)[0]
+
+
+def extract_logmel(config: YamnetLogMelConfig, segments: np.ndarray, sample_rate: int) -> np.ndarray:
+    return extract_joint([config], segments, sample_rate)[0]
+
+
+register_feature(
+    FeatureSpec(
+        name=YamnetEmbeddingConfig.name,
+        config_cls=YamnetEmbeddingConfig,
+        extract=extract_embedding,
+        description="YAMNet embedding per 0.96 s patch (6, 1024)",
+        joint=JOINT_KEY,
+        extract_joint=extract_joint,
+    )
+)
+register_feature(
+    FeatureSpec(
+        name=YamnetLogMelConfig.name,
+        config_cls=YamnetLogMelConfig,
+        extract=extract_logmel,
+        description="YAMNet log-mel spectrogram, 64 bands (336, 64)",
+        joint=JOINT_KEY,
+        extract_joint=extract_joint,
+    )
+)

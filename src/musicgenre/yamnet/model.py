@@ -1,0 +1,148 @@
+"""The whole YAMNet: waveform -> log-mel -> patches -> embeddings and AudioSet scores; loading and caching.
+
+>>> model = get_model()                       # resolves weights (see musicgenre.yamnet.weights), cached
+>>> out = model.infer(np.zeros((2, 48000), np.float32))
+>>> out.log_mel.shape, out.embeddings.shape, out.scores.shape
+(torch.Size([2, 336, 64]), torch.Size([2, 6, 1024]), torch.Size([2, 6, 521]))
+
+:meth:`YAMNet.forward` is the plain eager computation. :meth:`YAMNet.infer` is the fast batched path used
+for feature extraction: inference mode, patches of many clips in chunks through a channels-last network
+(see :mod:`musicgenre.yamnet.fast`); a test checks it against the plain path.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from musicgenre.yamnet import params as P
+from musicgenre.yamnet.frontend import Frontend, patch_times
+from musicgenre.yamnet.network import FusedWeights, YAMNetCNN
+from musicgenre.yamnet.weights import WeightsSource, load_weights, resolve_weights
+
+#: "float": the float log-mel (default, as Google's Keras model); "tflite": the log-mel exactly as the TFLite
+#: interpreter computes it from yamnet_int8.tflite (int8 DFT and mel kernels, activations quantized on the
+#: fly; see musicgenre.yamnet.emulation), to reproduce the interpreter's outputs.
+FRONTENDS = ("float", "tflite")
+#: Patches per network call in :meth:`YAMNet.infer` (small batches stay in cache; see benchmarks).
+DEFAULT_CHUNK = 16
+
+
+class YAMNetOutput(NamedTuple):
+    """Outputs for a batch of equally long waveforms ``(batch, n)``."""
+
+    scores: Tensor  # (batch, patches, 521), sigmoid of the logits
+    embeddings: Tensor  # (batch, patches, 1024)
+    log_mel: Tensor  # (batch, frames, 64), of the padded waveform
+
+
+class YAMNet(nn.Module):
+    """YAMNet as a module. Waveforms are 16 kHz mono float32 in [-1, 1].
+
+    Attributes ``sample_rate``, ``scene_embedding_size`` and ``timestamp_embedding_size`` follow the HEAR
+    API (see :mod:`musicgenre.yamnet.hear`). ``weights_kind`` is ``"tflite-int8"`` or ``"keras-float"``.
+    """
+
+    sample_rate = P.SAMPLE_RATE
+    scene_embedding_size = P.EMBEDDING_SIZE
+    timestamp_embedding_size = P.EMBEDDING_SIZE
+
+    def __init__(
+        self, weights: FusedWeights, source: WeightsSource | None = None, frontend: str = "float"
+    ) -> None:
+        super().__init__()
+        if frontend not in FRONTENDS:
+            raise ValueError(f"frontend must be one of {FRONTENDS}, got {frontend!r}")
+        if frontend == "tflite":
+            from musicgenre.yamnet.emulation import TFLiteLogMel
+
+            self.frontend = Frontend(TFLiteLogMel())
+        else:
+            self.frontend = Frontend()
+        self.frontend_kind = frontend
+        self.cnn = YAMNetCNN(weights)
+        self.weights_kind = weights.kind
+        self.weights_source = source
+        self._fast = None
+        self._fast_lock = threading.Lock()
+        self.eval()
+
+    @staticmethod
+    def _as_batch(waveforms: Tensor | np.ndarray) -> Tensor:
+        x = torch.as_tensor(
+            np.asarray(waveforms, dtype=np.float32) if isinstance(waveforms, np.ndarray) else waveforms
+        )
+        if x.dim() == 1:
+            x = x.unsqueeze(0)
+        if x.dim() != 2:
+            raise ValueError(f"expected waveforms (batch, samples) or (samples,), got shape {tuple(x.shape)}")
+        return x.float()
+
+    def forward(self, waveforms: Tensor) -> YAMNetOutput:
+        """Plain eager path: ``(batch, n)`` (or ``(n,)``) -> :class:`YAMNetOutput`."""
+        x = self._as_batch(waveforms)
+        log_mel, patches = self.frontend(x)
+        b, p = patches.shape[:2]
+        embeddings, logits = self.cnn(patches.reshape(b * p, P.PATCH_FRAMES, P.PATCH_BANDS))
+        return YAMNetOutput(
+            torch.sigmoid(logits).view(b, p, -1), embeddings.view(b, p, -1), log_mel.contiguous()
+        )
+
+    def fast_cnn(self) -> nn.Module:
+        """The optimised network used by :meth:`infer` (built on first use, once per model)."""
+        with self._fast_lock:
+            if self._fast is None:
+                from musicgenre.yamnet.fast import FastCNN
+
+                self._fast = FastCNN(self.cnn)
+            return self._fast
+
+    @torch.inference_mode()
+    def infer(
+        self, waveforms: Tensor | np.ndarray, *, fast: bool = True, chunk: int = DEFAULT_CHUNK
+    ) -> YAMNetOutput:
+        """Batched inference: ``(batch, n)`` -> :class:`YAMNetOutput`, patches through the net in chunks.
+
+        Each row is padded on its own (YAMNet's rule), so a row's output does not depend on the others.
+        ``fast=False`` runs the plain eager network instead of :class:`~musicgenre.yamnet.fast.FastCNN`.
+        """
+        x = self._as_batch(waveforms)
+        log_mel, patches = self.frontend(x)
+        b, p = patches.shape[:2]
+        flat = patches.reshape(b * p, P.PATCH_FRAMES, P.PATCH_BANDS)
+        net = self.fast_cnn() if fast else self.cnn
+        emb_parts, logit_parts = [], []
+        for start in range(0, flat.shape[0], max(1, chunk)):
+            e, lg = net(flat[start : start + chunk])
+            emb_parts.append(e)
+            logit_parts.append(lg)
+        embeddings = torch.cat(emb_parts).view(b, p, -1)
+        scores = torch.sigmoid(torch.cat(logit_parts)).view(b, p, -1)
+        return YAMNetOutput(scores, embeddings, log_mel.contiguous())
+
+    def patch_times(self, num_samples: int) -> np.ndarray:
+        """Start time (s) of each patch of a waveform of ``num_samples`` samples."""
+        return patch_times(num_samples)
+
+
+def load_model(weights: str | Path | WeightsSource | None = None, frontend: str = "float") -> YAMNet:
+    """A new :class:`YAMNet` with weights resolved from ``weights`` (see :mod:`musicgenre.yamnet.weights`)."""
+    source = weights if isinstance(weights, WeightsSource) else resolve_weights(weights)
+    return YAMNet(load_weights(source), source, frontend)
+
+
+@lru_cache(maxsize=4)
+def _cached_model(path: str, kind: str, origin: str, frontend: str) -> YAMNet:
+    return load_model(WeightsSource(Path(path), kind, origin), frontend)
+
+
+def get_model(weights: str | Path | None = None, frontend: str = "float") -> YAMNet:
+    """The process-wide :class:`YAMNet` for these weights: loaded once per resolved path, then shared."""
+    source = resolve_weights(weights)
+    return _cached_model(str(source.path.resolve()), source.kind, source.origin, frontend)
