@@ -1,0 +1,167 @@
+"""``musicgenre predict CHECKPOINT PATH...``: label audio files and folders with a trained model."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from musicgenre.cli.common import CONTEXT_SETTINGS
+
+FORMATS = ("table", "json", "csv")
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    help="Output: a readable table, or one JSON/CSV record per file (top genre, probabilities, "
+    "duration, windows, model id, flags, error).",
+)
+@click.option(
+    "--top-k", type=click.IntRange(1), default=3, help="How many of the most likely genres to list."
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the JSON/CSV records to this file (format from --format, else from the .json/.csv "
+    "extension); the table still goes to the terminal.",
+)
+@click.option(
+    "--timeline",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Save a figure of genre probabilities over time, e.g. out.png. With several files: one figure "
+    "each, named out-<file name>.png.",
+)
+@click.option(
+    "--hop",
+    type=click.FloatRange(0.0, min_open=True),
+    default=None,
+    help="Seconds between window starts [default: the window length, i.e. back-to-back windows].",
+)
+@click.option(
+    "--aggregate",
+    type=click.Choice(["mean", "vote"]),
+    default="mean",
+    help="Track-level genre: mean of window probabilities, or majority vote of windows.",
+)
+@click.option("--batch-size", type=click.IntRange(1), default=32, help="Windows per model call.")
+@click.option(
+    "--yamnet-weights",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="YAMNet weights (.h5 or .tflite) for models on YAMNet features [default: see README].",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--debug", is_flag=True, help="Show full tracebacks (same as `musicgenre --debug predict`).")
+@click.pass_context
+def predict(
+    ctx: click.Context,
+    checkpoint: Path,
+    paths: tuple[Path, ...],
+    fmt: str,
+    top_k: int,
+    out: Path | None,
+    timeline: Path | None,
+    hop: float | None,
+    aggregate: str,
+    batch_size: int,
+    yamnet_weights: Path | None,
+    quiet: bool,
+    debug: bool,
+) -> None:
+    """Label the genre of audio files and folders (recursive) with a trained CHECKPOINT.
+
+    CHECKPOINT is a model.ckpt file or a training run folder. Formats: wav, au, aiff, flac, ogg, mp3;
+    m4a/aac with the optional FFmpeg decoder (pip install 'musicgenre[ffmpeg]'). Any sample rate, channel
+    count and length: files are decoded in blocks and classified in windows of the model's segment
+    length, and the window probabilities are aggregated per file.
+
+    Files that cannot be used are listed with their problem and the rest are labelled; the exit code is
+    1 when any file failed, 2 when nothing could run (e.g. a bad checkpoint).
+    """
+    from tqdm import tqdm
+
+    from musicgenre.predict import output
+    from musicgenre.predict.classifier import GenreClassifier, set_yamnet_weights
+    from musicgenre.predict.files import collect_audio_files
+
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = {}
+    if debug:
+        root.obj["debug"] = True
+    debug = bool(root.obj.get("debug"))
+
+    record_fmt = fmt
+    if out is not None and fmt == "table":
+        ext = out.suffix.lower().lstrip(".")
+        if ext not in ("json", "csv"):
+            raise click.BadParameter(
+                "give --format json|csv, or a file name ending in .json or .csv", param_hint="--out"
+            )
+        record_fmt = ext
+
+    if yamnet_weights is not None:
+        set_yamnet_weights(yamnet_weights)
+    clf = GenreClassifier.from_checkpoint(
+        checkpoint, hop_seconds=hop, aggregate=aggregate, batch_size=batch_size
+    )
+    files, failures = collect_audio_files(paths)
+
+    items: list = list(failures)
+    bar = tqdm(
+        total=len(files), unit="file", desc="predict", file=sys.stderr, leave=False,
+        disable=quiet or len(files) < 2,
+    )  # fmt: skip
+    try:
+        for item in clf.predict_many(files, unexpected="raise" if debug else "collect"):
+            items.append(item)
+            bar.update(1)
+            if not item.ok and debug:
+                bar.write(f"error: {item.message}", file=sys.stderr)
+    finally:
+        bar.close()
+    # Failures of paths given on the command line (missing, empty folder) first, then files in order.
+    order = {str(p): i for i, p in enumerate(files)}
+    items.sort(key=lambda it: (it.path in order, order.get(it.path, -1)))
+
+    records = None
+    if record_fmt == "json":
+        records = output.to_json(items, top_k)
+    elif record_fmt == "csv":
+        records = output.to_csv(items, clf.labels, top_k)
+
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(records or "", encoding="utf-8")
+    if fmt == "table" or out is not None:
+        click.echo(output.format_table(items, top_k))
+    else:
+        click.echo(records, nl=False)
+
+    if timeline is not None:
+        for i, dest in output.timeline_paths(timeline, items).items():
+            output.plot_timeline(items[i], dest)
+            if fmt == "table" or out is not None:
+                click.echo(f"timeline: {dest}")
+
+    n_ok = sum(1 for it in items if it.ok)
+    if out is not None:
+        click.echo(f"wrote {len(items)} records to {out}")
+    failed = output.format_failures(items)
+    if failed:
+        click.echo(failed, err=True)
+    if not quiet and (fmt == "table" or out is not None) and len(items) > 1:
+        click.echo(f"{n_ok} of {len(items)} labelled with {clf.model_id}", err=True)
+    if n_ok < len(items):
+        ctx.exit(1)
