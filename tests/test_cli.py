@@ -1,0 +1,66 @@
+"""The command line: help on every verb, one-line errors with the file named, exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+
+from musicgenre.cli import main
+
+VERBS = ["validate", "features", "train", "evaluate", "study", "demo", "download", "predict", "yamnet"]
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_every_verb_has_help_with_defaults(runner: CliRunner, verb: str) -> None:
+    res = runner.invoke(main, [verb, "--help"])
+    assert res.exit_code == 0, res.output
+    assert "Usage:" in res.output
+    if verb in ("train", "study", "features"):
+        assert "[default:" in res.output
+
+
+def test_train_choices_come_from_the_registries(runner: CliRunner) -> None:
+    out = runner.invoke(main, ["train", "--help"]).output
+    for name in ("cnn2d", "bilstm", "waveform_cnn", "combined", "mfcc", "yamnet_embedding", "kfold"):
+        assert name in out
+
+
+def test_missing_directory_is_one_line_error(runner: CliRunner, tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    res = runner.invoke(main, ["features", str(missing), "-f", "mfcc", "--quiet"])
+    assert res.exit_code == 2
+    assert str(missing) in res.output and "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1
+
+
+def test_unknown_feature_is_rejected_with_choices(runner: CliRunner, tmp_path: Path) -> None:
+    res = runner.invoke(main, ["features", str(tmp_path), "-f", "chroma"])
+    assert res.exit_code == 2 and "mfcc" in res.output
+
+
+def test_validate_exit_code_and_report(runner: CliRunner, tmp_path: Path) -> None:
+    good = tmp_path / "data" / "rock"
+    good.mkdir(parents=True)
+    sf.write(good / "rock.00000.wav", (0.1 * np.sin(np.arange(16000) / 5)).astype(np.float32), 16000)
+    (good / "rock.00001.au").write_bytes(b"this is not audio")
+    res = runner.invoke(main, ["validate", str(tmp_path / "data"), "--quiet"])
+    assert res.exit_code == 0, res.output  # one usable file is enough
+    assert "rock.00001.au" in res.output
+    (good / "rock.00000.wav").unlink()
+    res = runner.invoke(main, ["validate", str(tmp_path / "data"), "--quiet"])
+    assert res.exit_code != 0
+
+
+def test_study_list(runner: CliRunner) -> None:
+    res = runner.invoke(main, ["study", "--list", "."])
+    assert res.exit_code == 0
+    assert "Combined (No Spectrograms)" in res.output and "0.81" in res.output

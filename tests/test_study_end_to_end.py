@@ -1,0 +1,121 @@
+"""End to end on a tiny synthetic set: features -> splits -> training -> evaluation -> report, and resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from musicgenre.audio.segment import SegmentConfig
+from musicgenre.datasets.demo import make_demo_dataset
+from musicgenre.study import STUDY_ROWS, run_study, select_rows
+
+
+@pytest.fixture(scope="module")
+def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """10 genres x 4 synthetic tracks of 6 s (two 3 s segments each)."""
+    return make_demo_dataset(
+        tmp_path_factory.mktemp("demo") / "data", tracks_per_genre=4, clip_seconds=6.0, progress=False
+    )
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One feature cache for the module: extraction is tested elsewhere."""
+    return tmp_path_factory.mktemp("cache")
+
+
+def _run(data: Path, out: Path, cache: Path, protocol: str = "track", rows: str = "cnn_mfcc,lstm_mfcc", **kw):
+    return run_study(
+        data, out, rows=select_rows(rows, None), protocol=protocol, epochs=2, seed=0,
+        segment=SegmentConfig(clip_seconds=6.0), cache_root=cache, workers=1, progress=False, **kw,
+    )  # fmt: skip
+
+
+def test_study_writes_the_report_and_resumes_without_retraining(
+    tiny_demo: Path, cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "study"
+    report = _run(tiny_demo, out, cache, rows="cnn_mfcc,lstm_mfcc,waveform_cnn")
+    assert [r["key"] for r in report.rows] == ["cnn_mfcc", "lstm_mfcc", "waveform_cnn"]
+    for r in report.rows:
+        assert 0.0 <= r["segment_accuracy"] <= 1.0 and 0.0 <= r["track_accuracy"] <= 1.0
+        assert r["n_params"] > 0 and 1 <= r["best_epoch"] <= 2
+        run = Path(r["run_dir"])
+        for name in (
+            "model.ckpt",
+            "history.json",
+            "training_curves.png",
+            "confusion_matrix.png",
+            "split.json",
+        ):
+            assert (run / name).exists(), name
+        sides = json.loads((run / "split.json").read_text())["tracks"]
+        assert not set(sides["train"]) & set(sides["test"])
+        assert not set(sides["valid"]) & set(sides["test"])
+    for name in ("results.md", "results.csv", "results.json", "report.md", "report.html"):
+        assert (out / name).exists(), name
+    for name in ("accuracy_comparison.png", "validation_curves.png", "four_inputs.png"):
+        assert (out / "figures" / name).stat().st_size > 1000, name
+    text = (out / "report.md").read_text()
+    assert "Caveats" in text and "Sturm" in text and "| CNN MFCC | mfcc | 0.75 |" in text
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 4 and "<table>" in html
+    assert "LEAKY" not in (out / "results.md").read_text()
+
+    # A re-run reuses every finished model: training must not be called again.
+    import musicgenre.training.trainer as trainer
+
+    def boom(*a, **k):
+        raise AssertionError("finished model was retrained")
+
+    monkeypatch.setattr(trainer, "train_model", boom)
+    again = _run(tiny_demo, out, cache, rows="cnn_mfcc,lstm_mfcc,waveform_cnn")
+    assert [r["track_accuracy"] for r in again.rows] == [r["track_accuracy"] for r in report.rows]
+
+
+def test_leaky_segment_protocol_is_labelled_in_every_output(
+    tiny_demo: Path, cache: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "leaky"
+    report = _run(tiny_demo, out, cache, protocol="segment", rows="cnn_mfcc")
+    assert report.rows[0]["leaky"] is True
+    assert "LEAKY" in (out / "report.md").read_text().splitlines()[0]
+    assert "LEAKY" in (out / "report.html").read_text()
+    split = json.loads((out / "cnn_mfcc" / "split.json").read_text())
+    assert split["leaky"] is True
+    assert set(split["tracks"]["train"]) & set(split["tracks"]["test"])  # it really does leak
+
+
+def test_kfold_reports_mean_and_std(tiny_demo: Path, cache: Path, tmp_path: Path) -> None:
+    out = tmp_path / "kfold"
+    report = _run(tiny_demo, out, cache, protocol="kfold", rows="cnn_mfcc", k=3)
+    row = report.rows[0]
+    assert row["folds"] == 3 and row["track_accuracy_std"] is not None
+    assert row["n_test_tracks"] == 40  # every track is tested exactly once
+    assert sorted(p.name for p in (out / "cnn_mfcc").glob("fold-*")) == ["fold-1", "fold-2", "fold-3"]
+    assert "±" in report.markdown_table
+
+
+def test_held_out_evaluation_uses_only_the_checkpoint(tiny_demo: Path, cache: Path, tmp_path: Path) -> None:
+    held = make_demo_dataset(tmp_path / "held", tracks_per_genre=3, clip_seconds=3.0, seed=7, progress=False)
+    out = tmp_path / "study"
+    report = _run(tiny_demo, out, cache, rows="cnn_mfcc", eval_data=held)
+    acc = report.rows[0]["heldout_track_accuracy"]
+    assert 0.0 <= acc <= 1.0
+    metrics = json.loads((out / "cnn_mfcc" / "eval-held" / "evaluation.json").read_text())
+    assert metrics["n_test_tracks"] == 30 and metrics["track_accuracy"] == acc
+
+
+def test_select_rows() -> None:
+    assert [r.key for r in select_rows("cnn2d", None)] == ["cnn_mfcc", "cnn_spectrogram"]
+    assert {r.key for r in select_rows(None, "mfcc,waveform")} == {"cnn_mfcc", "lstm_mfcc", "waveform_cnn"}
+    assert len(select_rows(None, None)) == len(STUDY_ROWS) == 10
+    with pytest.raises(Exception, match="unknown study row"):
+        select_rows("resnet", None)
+    study_rows = [r for r in STUDY_ROWS if r.study_accuracy is not None]
+    assert np.isclose(
+        sum(r.study_accuracy for r in study_rows), 0.75 + 0.32 + 0.81 + 0.59 + 0.60 + 0.77 + 0.81
+    )
