@@ -41,7 +41,8 @@ format: $(STAMP_DEV)
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
 lock: $(STAMP_DEV)
-	$(PIP) freeze --exclude-editable | grep -v '^-e' > requirements-lock.txt
+	{ echo '# Exact versions used by `make` (pip constraints). Regenerate with `make lock`.'; \
+	  $(PIP) freeze --exclude-editable | grep -v '^-e' | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > requirements-lock.txt
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
