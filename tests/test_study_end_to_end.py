@@ -107,6 +107,19 @@ def test_held_out_evaluation_uses_only_the_checkpoint(tiny_demo: Path, cache: Pa
     assert 0.0 <= acc <= 1.0
     metrics = json.loads((out / "cnn_mfcc" / "eval-held" / "evaluation.json").read_text())
     assert metrics["n_test_tracks"] == 30 and metrics["track_accuracy"] == acc
+    # Each 3 s held-out clip is padded to the 6 s clip length; its all-padding second segment is dropped.
+    assert metrics["n_test_segments"] == 30 and metrics["max_padding"] == 0.5
+
+
+def test_held_out_evaluation_can_keep_the_padding(tiny_demo: Path, cache: Path, tmp_path: Path) -> None:
+    from musicgenre.experiment import evaluate_run
+
+    held = make_demo_dataset(tmp_path / "held", tracks_per_genre=2, clip_seconds=3.0, seed=7, progress=False)
+    out = tmp_path / "study"
+    _run(tiny_demo, out, cache, rows="cnn_mfcc")
+    kept = evaluate_run(out / "cnn_mfcc", data_dir=held, cache_root=cache, workers=1, progress=False,
+                        heldout_max_padding=None)  # fmt: skip
+    assert kept["n_test_tracks"] == 20 and kept["n_test_segments"] == 40 and kept["max_padding"] is None
 
 
 def test_select_rows() -> None:

@@ -6,6 +6,7 @@ This is the glue between the feature cache, the split protocols, training and ev
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -21,6 +22,10 @@ from musicgenre.datasets.index import scan_dataset
 from musicgenre.errors import DatasetError, MusicGenreError
 from musicgenre.features.registry import FeatureConfig, make_config
 from musicgenre.settings import shared_dir
+
+
+#: Held-out evaluation drops segments that are more than half padding (see :func:`evaluate_run`).
+HELDOUT_MAX_PADDING = 0.5
 
 
 @dataclass
@@ -375,11 +380,16 @@ def evaluate_run(
     cache_root: Path | None = None,
     workers: int = 2,
     progress: bool = True,
+    heldout_max_padding: float | None = HELDOUT_MAX_PADDING,
 ) -> dict[str, Any]:
     """``musicgenre evaluate``: re-evaluate a run's checkpoint(s) on its test split, or on another dataset.
 
     With ``data_dir``, every track of that dataset is a test track (its genres must be among the
-    checkpoint's labels); use it for held-out data such as GTZAN excerpts of unseen tracks.
+    checkpoint's labels); use it for held-out data such as GTZAN excerpts of unseen tracks. There,
+    segments whose padded fraction exceeds ``heldout_max_padding`` (or the checkpoint's own, stricter,
+    limit) are dropped (the first segment of a
+    clip is always kept), whatever the checkpoint was trained with: a 2.5 s excerpt padded to a 30 s clip
+    would otherwise be judged mostly on nine segments of silence. ``None`` keeps the checkpoint's setting.
     """
     from musicgenre.checkpoint import load_checkpoint
     from musicgenre.evaluation.metrics import evaluate, write_evaluation
@@ -404,6 +414,10 @@ def evaluate_run(
             target = Path(out_dir) if out_dir else ckpt_path.parent
             labels = _labels_for(data, ckpt.labels)
         else:
+            if heldout_max_padding is not None:
+                own = segment.max_padding
+                limit = heldout_max_padding if own is None else min(own, heldout_max_padding)
+                segment = dataclasses.replace(segment, max_padding=limit)
             data = prepare_data(
                 data_dir, configs, segment, cache_root=cache_root, workers=workers, progress=progress
             )
@@ -425,6 +439,8 @@ def evaluate_run(
             "track_accuracy": ev.track_accuracy,
             "macro_f1": ev.macro_f1,
             "n_test_tracks": ev.n_tracks,
+            "n_test_segments": len(rows),
+            "max_padding": segment.max_padding,
             "out_dir": str(target),
         }
         write_json(target / "evaluation.json", summary)

@@ -399,7 +399,12 @@ def write_study_report(
         f"- Dataset: `{facts['data_dir']}` — {facts['n_tracks']} tracks, {facts['n_segments']} segments, "
         f"genres: {', '.join(facts['genres'])}.",
         f"- Segments: {facts['segment']['segment_seconds']:g} s at {facts['segment']['sample_rate']} Hz; clips cut "
-        f"or zero-padded to {facts['segment']['clip_seconds']} s.",
+        f"or zero-padded to {facts['segment']['clip_seconds']} s; "
+        + (
+            "all segments kept, padding included (as the study)."
+            if facts["segment"].get("max_padding") is None
+            else f"segments more than {facts['segment']['max_padding']:.0%} padding dropped."
+        ),
         f"- Protocol: `{facts['protocol']}` ({facts['n_splits']} split(s)); "
         + "; ".join(facts["split_notes"]),
         f"- Segments per side (first split): {facts['split_sizes'][0]}.",
@@ -408,7 +413,12 @@ def write_study_report(
     if facts.get("eval_data"):
         md.append(
             f"- Held-out evaluation: every best checkpoint also labels `{facts['eval_data']}` "
-            "(tracks in no training split; evaluation only): column *Held-out acc.* (track level)."
+            "(tracks in no training split; evaluation only): column *Held-out acc.* (track level)"
+            + (
+                f"; segments more than {facts['eval_max_padding']:.0%} padding dropped there."
+                if facts.get("eval_max_padding") is not None
+                else "."
+            )
         )
     if facts.get("skipped_files"):
         md.append(

@@ -16,6 +16,7 @@ from typing import Any
 from musicgenre.audio.segment import SegmentConfig
 from musicgenre.errors import MusicGenreError
 from musicgenre.experiment import (
+    HELDOUT_MAX_PADDING,
     aggregate,
     evaluate_run,
     feature_configs_for,
@@ -103,6 +104,7 @@ def run_study(
     k: int = 5,
     split_dir: Path | None = None,
     eval_data: Path | None = None,
+    eval_max_padding: float | None = HELDOUT_MAX_PADDING,
     segment: SegmentConfig | None = None,
     cache_root: Path | None = None,
     workers: int = 2,
@@ -155,6 +157,7 @@ def run_study(
                 cache_root=cache_root,
                 workers=workers,
                 progress=progress,
+                heldout_max_padding=eval_max_padding,
             )
             summary["heldout_track_accuracy"] = held["track_accuracy"]
             summary["heldout_track_accuracy_std"] = held.get("track_accuracy_std")
@@ -178,6 +181,7 @@ def run_study(
         "feature_seconds": feature_seconds,
         "skipped_files": data.errors,
         "eval_data": str(Path(eval_data).resolve()) if eval_data else None,
+        "eval_max_padding": eval_max_padding,
         "command": command,
         "example_track": data.track_ids[0] if data.n_rows else None,
     }

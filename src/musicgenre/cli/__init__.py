@@ -18,6 +18,9 @@ from musicgenre.cli.common import (
     model_choice,
     segment_options,
 )
+from musicgenre.cli.predict import predict
+from musicgenre.cli.yamnet import yamnet
+from musicgenre.experiment import HELDOUT_MAX_PADDING
 from musicgenre.splits import LEAKY_WARNING, PROTOCOLS
 
 
@@ -236,16 +239,35 @@ def _summary_line(s: dict) -> str:
     default=None,
     help="Where to write the metrics [default: RUN_DIR, or RUN_DIR/eval-<data name> with --data].",
 )
+@click.option(
+    "--max-padding",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=HELDOUT_MAX_PADDING,
+    show_default=True,
+    help="With --data, drop segments with more padding than this (short excerpts padded to a clip).",
+)
 @cache_options
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def evaluate(
-    run_dir: Path, data_dir: Path | None, out: Path | None, cache_dir: Path | None, workers: int, quiet: bool
+    run_dir: Path,
+    data_dir: Path | None,
+    out: Path | None,
+    max_padding: float,
+    cache_dir: Path | None,
+    workers: int,
+    quiet: bool,
 ) -> None:
     """Evaluate a trained run: segment- and track-level accuracy, per-genre P/R/F1, confusion matrix."""
     from musicgenre.experiment import evaluate_run
 
     summary = evaluate_run(
-        run_dir, data_dir=data_dir, out_dir=out, cache_root=cache_dir, workers=workers, progress=not quiet
+        run_dir,
+        data_dir=data_dir,
+        out_dir=out,
+        cache_root=cache_dir,
+        workers=workers,
+        progress=not quiet,
+        heldout_max_padding=max_padding,
     )
     click.echo(_summary_line(summary))
     click.echo(f"metrics in {summary['out_dir']}")
@@ -285,6 +307,13 @@ def evaluate(
     default=None,
     help="Study directory [default: runs/study-<protocol>].",
 )
+@click.option(
+    "--eval-max-padding",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=HELDOUT_MAX_PADDING,
+    show_default=True,
+    help="On --eval-data, drop segments with more padding than this (short excerpts padded to a clip).",
+)
 @click.option("--list", "list_rows", is_flag=True, help="List the grid's rows and exit.")
 @click.option("--yamnet-weights", type=click.Path(path_type=Path), default=None, help="YAMNet weights file.")
 @segment_options
@@ -300,6 +329,7 @@ def study(
     k: int,
     split_dir: Path | None,
     eval_data: Path | None,
+    eval_max_padding: float,
     out: Path | None,
     list_rows: bool,
     yamnet_weights: Path | None,
@@ -335,13 +365,23 @@ def study(
         k=k,
         split_dir=split_dir,
         eval_data=eval_data,
+        eval_max_padding=eval_max_padding,
         segment=segment,
         cache_root=cache_dir,
         workers=workers,
         progress=not quiet,
+        command=_command_line(),
     )
     click.echo(report.markdown_table)
     click.echo(f"report: {report.path}")
+
+
+def _command_line() -> str:
+    """The command as the user typed it, for reports."""
+    import shlex
+    import sys
+
+    return shlex.join(["musicgenre", *sys.argv[1:]])
 
 
 # --------------------------------------------------------------------------------------------- demo
@@ -402,20 +442,5 @@ def download(dataset: str, dest: Path, url: str | None, md5: str | None) -> None
     click.echo(f"GTZAN is in {path}")
 
 
-def _register_plugins() -> None:
-    """Attach the verbs that live in their own modules."""
-    try:
-        from musicgenre.cli.yamnet import yamnet
-
-        main.add_command(yamnet)
-    except ImportError:  # pragma: no cover - module not present in this build
-        pass
-    try:
-        from musicgenre.cli.predict import predict
-
-        main.add_command(predict)
-    except ImportError:  # pragma: no cover
-        pass
-
-
-_register_plugins()
+main.add_command(yamnet)
+main.add_command(predict)
