@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shlex
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from musicgenre import __version__
+from machine_info import describe_machine
 from musicgenre.audio import SegmentConfig, load_audio, split_segments
 from musicgenre.datasets.index import DatasetIndex, scan_dataset
 from musicgenre.features import extract, feature_names, make_config
@@ -35,25 +34,6 @@ from musicgenre.settings import shared_dir
 from musicgenre.store import build_stores
 
 DEFAULT_GROUPS = ["waveform", "mfcc", "waveform+mfcc"]
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def machine() -> str:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (
-        f"{_cpu_model()}, {cores} cores available, {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
-        f"musicgenre {__version__}"
-    )
 
 
 def bench_build(root: Path, group: list[str], workers: int, segment: SegmentConfig) -> dict:
@@ -145,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     workers = [int(w) for w in args.workers.split(",")]
     segment = SegmentConfig()
 
-    print(machine(), flush=True)
+    print(describe_machine(), flush=True)
     audio, wall = bench_decode(args.data, segment)
     print(
         f"decode+resample+segment only: {audio:.0f} s audio in {wall:.2f} s = {audio / wall:.0f} x realtime"
@@ -175,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
         lines = [
             "# Feature extraction throughput",
             "",
-            f"- Machine: {machine()}",
+            f"- Machine: {describe_machine()}",
             f"- Command: `{cmd}`",
             f"- Data: `{args.data}` ({rows[0]['tracks'] if rows else '?'} tracks, {audio:.0f} s of audio)",
             f"- Segments: {segment.to_dict()}",

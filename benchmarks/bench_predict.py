@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -35,34 +34,15 @@ import soundfile as sf
 import soxr
 import torch
 
-from musicgenre import __version__
+from machine_info import describe_machine
 from musicgenre.settings import shared_dir
 
 REPO = Path(__file__).resolve().parents[1]
+SOUNDFILE_VERSION = f", soundfile {sf.__version__} (libsndfile {sf.__libsndfile_version__})"
 GENRES = ["blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock"]
 
 
 # ---------------------------------------------------------------------------------------------- machine
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def machine() -> str:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (
-        f"{_cpu_model()}, {cores} cores available, {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-        f"numpy {np.__version__}, soundfile {sf.__version__} (libsndfile {sf.__libsndfile_version__}), "
-        f"musicgenre {__version__}"
-    )
-
-
 # ---------------------------------------------------------------------------------------------- inputs
 def music(seconds: float, sr: int = 44100) -> np.ndarray:
     """Real GTZAN music (the full 30 s clips of gtzan-mini, one genre after another), as stereo float32
@@ -250,7 +230,7 @@ def main() -> None:
 
     say("# Prediction benchmark")
     say()
-    say(f"Machine: {machine()}. Load average at the start: {load_start}.")
+    say(f"Machine: {describe_machine(SOUNDFILE_VERSION)}. Load average at the start: {load_start}.")
     say()
     say(f"Model: {ckpt_note}; model id `{clf.model_id}`.")
     say()

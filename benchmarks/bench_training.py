@@ -19,8 +19,6 @@ probe, whose lbfgs iterations depend on the data (reported as an indication).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -31,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from machine_info import describe_machine, load_average
 from musicgenre.models.registry import build_model
 
 SHAPES = {
@@ -57,37 +56,6 @@ N_TRAIN, N_VALID, N_TEST, EPOCHS = 6400, 1600, 2000, 30
 
 
 # ------------------------------------------------------------------------------------------------ machine
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def machine() -> str:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    mem = ""
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f", {kb / 2**20:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
-    return (
-        f"{_cpu_model()}, {cores} cores available{mem}, {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}, torch {torch.__version__}, NumPy {np.__version__}"
-    )
-
-
-def load() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "?"
-
-
 # ------------------------------------------------------------------------------------------------ reference nets
 class _ConvStrided(nn.Module):
     """``waveform_cnn``'s exact layout with ``nn.Conv1d(k, stride=k)`` layers (channels first)."""
@@ -272,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     threads = [int(t) for t in args.threads.split(",")]
     segments, repeats = (128, 2) if args.quick else (args.segments, args.repeats)
-    load_before = load()
+    load_before = load_average()
     t_start = time.perf_counter()
 
     rows = []
@@ -310,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     probe = None if (args.quick or args.no_probe) else time_probe()
     if probe:
         print(f"probe fit: {probe[0]:.1f} s (C={probe[1]:g})", flush=True)
-    load_after = load()
+    load_after = load_average()
     elapsed = time.perf_counter() - t_start
 
     # ---------------------------------------------------------------- report
@@ -318,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     out = [
         "# Training and inference speed (bench_training.py)",
         "",
-        f"- Machine: {machine()}",
+        f"- Machine: {describe_machine()}",
         f"- Command: `{cmd.strip()}` ({elapsed:.0f} s)",
         f"- Load average (1, 5, 15 min) before: {load_before}; after: {load_after}. Other jobs shared these "
         "cores during the run; the wall-clock figures are the best of the repeats, and the process CPU "

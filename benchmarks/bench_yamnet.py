@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -40,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from musicgenre import __version__
+from machine_info import describe_machine
 from musicgenre.audio import SegmentConfig, load_audio, split_segments
 from musicgenre.settings import shared_dir
 from musicgenre.yamnet import params as P
@@ -48,25 +47,6 @@ from musicgenre.yamnet.frontend import pad_waveform
 from musicgenre.yamnet.model import DEFAULT_CHUNK, get_model
 
 EMBEDDING_TENSOR = "yamnet_frames/global_average_pooling2d/Mean"
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def machine() -> str:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (
-        f"{_cpu_model()}, {cores} cores available, {platform.system()} {platform.release()}; "
-        f"Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
-        f"musicgenre {__version__}"
-    )
 
 
 def interpreter(path: Path, threads: int, preserve: bool = False):
@@ -251,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# YAMNet embedding throughput: ours vs the TFLite interpreter",
         "",
-        f"- Machine: {machine()}",
+        f"- Machine: {describe_machine()}",
         f"- Command: `python {' '.join(shlex.quote(a) for a in sys.argv)}`",
         f"- Audio: `{clip}`, {segments.shape[0]} segments of 3 s -> {windows_of(segments).shape[0]} patches",
         f"- Our weights: `{weights}` (run as float32); interpreter: `{tflite_path}` (ai-edge-litert, XNNPACK)",

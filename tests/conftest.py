@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from musicgenre.settings import shared_dir
 
@@ -48,3 +49,13 @@ def gtzan_splits(shared: Path) -> Path:
 def yamnet_dir(shared: Path) -> Path:
     """Google's YAMNet int8 TFLite file, class map and reference outputs."""
     return _require(shared / "models" / "yamnet")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module: results do not depend on it, and on a shared 2-core machine it avoids
+    OpenMP oversubscription (many small parallel regions waiting for a descheduled thread)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

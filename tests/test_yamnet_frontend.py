@@ -9,15 +9,8 @@ import torch
 from musicgenre.yamnet import frontend as F
 from musicgenre.yamnet import params as P
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One torch thread: results do not depend on it, and on a shared 2-core machine it avoids OpenMP
-    oversubscription (many small parallel regions waiting for a descheduled thread)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+#: One torch thread (see conftest.one_torch_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_mel_matrix_properties() -> None:

@@ -18,15 +18,8 @@ from musicgenre.yamnet.keras_weights import load_keras_weights
 from musicgenre.yamnet.network import YAMNetCNN
 from musicgenre.yamnet.tflite_weights import read_tflite
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One torch thread: results do not depend on it, and on a shared 2-core machine it avoids OpenMP
-    oversubscription (many small parallel regions waiting for a descheduled thread)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+#: One torch thread (see conftest.one_torch_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ------------------------------------------------------------------------------------------ h5 writer

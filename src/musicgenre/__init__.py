@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from musicgenre.predict.classifier import GenreClassifier
+
 __version__ = "0.1.0"
 
 __all__ = ["__version__", "load"]
 
 
-def load(checkpoint: str):
+def load(checkpoint: str | Path) -> GenreClassifier:
     """Load a trained checkpoint as a classifier with ``.predict(path)`` and ``.predict_array(x, sr)``."""
     from musicgenre.predict.classifier import GenreClassifier
 

@@ -129,7 +129,11 @@ def _plt():
 
 
 def plot_accuracy_comparison(results: Sequence[dict[str, Any]], path: Path, protocol: str) -> Path:
-    """Bars of the study's (leaky) accuracy beside our segment- and track-level accuracy, per row."""
+    """Bars of the study's (leaky) accuracy beside our segment- and track-level accuracy, per row.
+
+    Error bars (standard deviation over folds) are drawn only where there is one; a held-out series is
+    added when the rows were also evaluated on held-out data.
+    """
     plt = _plt()
     labels = [r["label"] for r in results]
     x = np.arange(len(results))
@@ -139,11 +143,15 @@ def plot_accuracy_comparison(results: Sequence[dict[str, Any]], path: Path, prot
         ("segment_accuracy", f"ours, segment-level ({protocol})", "#4c72b0"),
         ("track_accuracy", f"ours, track-level ({protocol})", "#dd8452"),
     ]
-    width = 0.27
+    if any(r.get("heldout_track_accuracy") is not None for r in results):
+        series.append(("heldout_track_accuracy", "ours, track-level on held-out data", "#55a868"))
+    width = 0.8 / len(series)
     for j, (key, name, colour) in enumerate(series):
         vals = [r.get(key) if r.get(key) is not None else np.nan for r in results]
-        errs = [r.get(f"{key}_std") or 0.0 for r in results]
-        ax.bar(x + (j - 1) * width, vals, width, yerr=errs, label=name, color=colour, capsize=2)
+        stds = [r.get(f"{key}_std") for r in results]
+        errs = [sd or 0.0 for sd in stds] if any(sd is not None for sd in stds) else None
+        offset = (j - (len(series) - 1) / 2) * width
+        ax.bar(x + offset, vals, width, yerr=errs, label=name, color=colour, capsize=2)
     ax.axhline(0.1, color="k", lw=0.8, ls=":", label="chance (10 genres)")
     ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
     ax.set_ylim(0, 1)
