@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from musicgenre.audio.io import load_audio
 from musicgenre.audio.segment import SegmentConfig, split_segments
+from musicgenre.errors import MusicGenreError
 from musicgenre.features import yamnet as yamnet_features
 from musicgenre.features.registry import extract, extract_many
 from musicgenre.yamnet import hear
@@ -190,5 +191,49 @@ def test_tag_cli(tflite_path: Path, gtzan_mini: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "class map:" in result.output and "yamnet_class_map.csv (521 classes)" in result.output
+    assert str(tflite_path.parent) in result.output  # the class map beside the weights file
     assert "tflite-int8" in result.output and "Music" in result.output
     assert runner.invoke(yamnet, ["tag", "--help"]).exit_code == 0
+
+
+def test_class_map_resolution_order(
+    yamnet_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from musicgenre.yamnet import tagging
+
+    monkeypatch.setenv("MUSICGENRE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MUSICGENRE_SHARED", str(tmp_path / "no-shared"))
+    monkeypatch.delenv(tagging.CLASS_MAP_ENV_VAR, raising=False)
+    with pytest.raises(MusicGenreError, match=r"class map not found.*--class-map PATH"):
+        tagging.resolve_class_map(download=False)
+    beside = yamnet_dir / tagging.CLASS_MAP_NAME
+    assert tagging.resolve_class_map(weights=yamnet_dir / "yamnet_int8.tflite", download=False) == beside
+    monkeypatch.setenv("MUSICGENRE_SHARED", str(yamnet_dir.parents[1]))
+    assert tagging.resolve_class_map(download=False) == beside
+    monkeypatch.setenv(tagging.CLASS_MAP_ENV_VAR, str(tmp_path / "mine.csv"))
+    assert tagging.resolve_class_map(download=False) == tmp_path / "mine.csv"
+    assert tagging.resolve_class_map(tmp_path / "explicit.csv") == tmp_path / "explicit.csv"
+
+
+def test_class_map_download_is_verified(
+    yamnet_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from musicgenre.yamnet import tagging
+
+    monkeypatch.setenv("MUSICGENRE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MUSICGENRE_SHARED", str(tmp_path / "no-shared"))
+    monkeypatch.delenv(tagging.CLASS_MAP_ENV_VAR, raising=False)
+    cached = tmp_path / "cache" / "weights" / tagging.CLASS_MAP_NAME
+    # A file that is not Google's class map is refused and not kept.
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("index,mid,display_name\n0,/m/x,Speech\n")
+    monkeypatch.setattr(tagging, "CLASS_MAP_URL", wrong.as_uri())
+    with pytest.raises(MusicGenreError, match="sha256 checksum mismatch"):
+        tagging.resolve_class_map()
+    assert not cached.exists()
+    # The real file (served from a file:// URL) is downloaded once into the cache, then found there.
+    monkeypatch.setattr(tagging, "CLASS_MAP_URL", (yamnet_dir / tagging.CLASS_MAP_NAME).as_uri())
+    assert tagging.resolve_class_map() == cached
+    assert load_class_names(cached)[132] == "Music"
+    monkeypatch.setattr(tagging, "CLASS_MAP_URL", "file:///nonexistent/yamnet_class_map.csv")
+    assert tagging.resolve_class_map() == cached

@@ -23,7 +23,6 @@ from musicgenre.errors import DatasetError, MusicGenreError
 from musicgenre.features.registry import FeatureConfig, make_config
 from musicgenre.settings import shared_dir
 
-
 #: Held-out evaluation drops segments that are more than half padding (see :func:`evaluate_run`).
 HELDOUT_MAX_PADDING = 0.5
 

@@ -35,7 +35,8 @@ def yamnet() -> None:
     "--class-map",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="CSV of AudioSet class names (index,mid,display_name) [default: the copy shipped with musicgenre].",
+    help="CSV of AudioSet class names (index,mid,display_name) [default: $MUSICGENRE_YAMNET_CLASS_MAP, the "
+    "cached copy, the one beside the weights, <shared>/models/yamnet, else a download of Google's file].",
 )
 @click.option("--offset", type=float, default=0.0, help="Start reading the file at this time (s).")
 @click.option("--duration", type=float, default=None, help="Read at most this many seconds.")
@@ -57,12 +58,13 @@ def tag(
     from musicgenre.audio.io import load_audio
     from musicgenre.yamnet import params as P
     from musicgenre.yamnet.model import get_model
-    from musicgenre.yamnet.tagging import default_class_map_path, load_class_names, tag_rows, top_classes
+    from musicgenre.yamnet.tagging import load_class_names, resolve_class_map, tag_rows, top_classes
 
-    map_path = class_map or default_class_map_path()
+    model = get_model(weights)
+    source = model.weights_source
+    map_path = resolve_class_map(class_map, weights=source.path if source else None)
     names = load_class_names(map_path)
     audio = load_audio(file, P.SAMPLE_RATE, offset=offset, duration=duration)
-    model = get_model(weights)
     scores = model.infer(audio).scores[0].numpy()
     seconds = audio.shape[0] / P.SAMPLE_RATE
     hop = P.PATCH_HOP_SAMPLES / P.SAMPLE_RATE

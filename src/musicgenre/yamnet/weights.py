@@ -21,14 +21,12 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from musicgenre import settings
+from musicgenre.download import DownloadError, download_file
 from musicgenre.errors import WeightsNotFoundError
 from musicgenre.yamnet.network import FusedWeights
 
@@ -125,40 +123,31 @@ def download_weights(
 ) -> Path:
     """Download ``url`` (default Google's yamnet.h5) to ``dest`` (default ``<weights_dir>/yamnet.h5``), verified.
 
-    The data go to a temporary file in the destination folder, which is renamed into place only after the
-    checksum matches, so a failed or interrupted download never leaves a bad file behind. ``file://`` URLs
-    work (tests use them). Raises :class:`WeightsNotFoundError` on network errors or a checksum mismatch.
+    :func:`musicgenre.download.download_file` fetches it to a temporary name beside ``dest``; it is renamed
+    into place only after its git blob id matches ``sha1``, so a failed or interrupted download never leaves
+    a bad file behind. ``file://`` URLs work (tests use them). Raises :class:`WeightsNotFoundError` on
+    network errors or a checksum mismatch.
     """
     url = url or YAMNET_H5_URL
     dest = Path(dest) if dest is not None else settings.weights_dir() / H5_FILENAME
-    dest.parent.mkdir(parents=True, exist_ok=True)
     print(f"musicgenre: downloading {url} to {dest} (once)", file=sys.stderr, flush=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
+    part = dest.with_name(f".{dest.name}.unverified")
     try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as response:
-                    size = 0
-                    for chunk in iter(lambda: response.read(1 << 20), b""):
-                        out.write(chunk)
-                        size += len(chunk)
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                reason = getattr(exc, "reason", exc)
-                raise WeightsNotFoundError(
-                    f"cannot download {url}: {reason}. {not_found_message()}"
-                ) from None
-        if size == 0:
+        try:
+            download_file(url, part, timeout=timeout)
+        except DownloadError as exc:
+            raise WeightsNotFoundError(f"cannot download {exc}. {not_found_message()}") from None
+        if part.stat().st_size == 0:
             raise WeightsNotFoundError(f"downloaded an empty file from {url}")
         if sha1 is not None:
-            got = file_git_blob_sha1(tmp)
+            got = file_git_blob_sha1(part)
             if got != sha1:
                 raise WeightsNotFoundError(
                     f"checksum mismatch for {url}: git blob sha1 {got}, expected {sha1}; file discarded"
                 )
-        os.replace(tmp, dest)
+        os.replace(part, dest)
     finally:
-        tmp.unlink(missing_ok=True)
+        part.unlink(missing_ok=True)
     return dest
 
 
