@@ -97,6 +97,15 @@ def test_kfold_reports_mean_and_std(tiny_demo: Path, cache: Path, tmp_path: Path
     assert row["n_test_tracks"] == 40  # every track is tested exactly once
     assert sorted(p.name for p in (out / "cnn_mfcc").glob("fold-*")) == ["fold-1", "fold-2", "fold-3"]
     assert "±" in report.markdown_table
+    # One confusion matrix pools the test tracks of every fold: each of the 40 tracks exactly once.
+    from musicgenre.reporting import pooled_confusion
+
+    cm, n_folds = pooled_confusion(
+        out / "cnn_mfcc", sorted(p.name for p in tiny_demo.iterdir() if p.is_dir())
+    )
+    assert n_folds == 3 and cm.sum() == 40 and (cm.sum(axis=1) == 4).all()
+    assert "cnn_mfcc/confusion_matrix_all_folds.png" in (out / "report.md").read_text()
+    assert (out / "cnn_mfcc" / "confusion_matrix_all_folds.png").stat().st_size > 1000
 
 
 def test_held_out_evaluation_uses_only_the_checkpoint(tiny_demo: Path, cache: Path, tmp_path: Path) -> None:

@@ -164,6 +164,28 @@ def plot_accuracy_comparison(results: Sequence[dict[str, Any]], path: Path, prot
     return path
 
 
+def pooled_confusion(run_dir: Path, labels: Sequence[str]) -> tuple[np.ndarray, int] | None:
+    """Track-level confusion matrix over every fold of a k-fold row (each track is tested once).
+
+    Read from the folds' ``predictions.csv``; returns the matrix and the number of folds, or None when the
+    row has no folds.
+    """
+    from musicgenre.evaluation.metrics import confusion_matrix
+
+    files = sorted(Path(run_dir).glob("fold-*/predictions.csv"))
+    if not files:
+        return None
+    index = {g: i for i, g in enumerate(labels)}
+    true, pred = [], []
+    for f in files:
+        with f.open(newline="") as fh:
+            for row in csv.DictReader(fh):
+                if row["true"] in index and row["predicted"] in index:
+                    true.append(index[row["true"]])
+                    pred.append(index[row["predicted"]])
+    return confusion_matrix(np.array(true), np.array(pred), len(labels)), len(files)
+
+
 def plot_validation_curves(results: Sequence[dict[str, Any]], path: Path) -> Path | None:
     """Validation accuracy per epoch of every model (first fold under k-fold) on one figure."""
     plt = _plt()
@@ -457,11 +479,21 @@ def write_study_report(
         run = Path(r["run_dir"])
         first = run / "fold-1" if (run / "fold-1").exists() else run
         md += [f"### {r['label']} — {r['model']} on {' + '.join(r['inputs'])}", ""]
-        for name, alt in (
-            ("training_curves.png", "training curves"),
-            ("confusion_matrix.png", "confusion matrix"),
-        ):
-            p = first / name
+        figures = [(first / "training_curves.png", "training curves")]
+        pooled = pooled_confusion(run, facts["genres"])
+        if pooled is not None:
+            from musicgenre.evaluation.figures import plot_confusion_matrices
+
+            cm, n_folds = pooled
+            path = run / "confusion_matrix_all_folds.png"
+            sub = f"track level, all {n_folds} folds ({int(cm.sum())} tracks)"
+            plot_confusion_matrices([(cm, sub)], facts["genres"], path, title=r["label"])
+            figures.append((path, "confusion matrix (all folds)"))
+        else:
+            figures.append((first / "confusion_matrix.png", "confusion matrix"))
+        if pooled is not None:
+            md += ["Training curves of fold 1; confusion matrix of every fold's test tracks together.", ""]
+        for p, alt in figures:
             if p.exists():
                 rel = p.relative_to(out_dir)
                 md += [f"![{r['label']} {alt}]({rel.as_posix()})", ""]
