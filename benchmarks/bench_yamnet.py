@@ -34,6 +34,7 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +44,9 @@ from machine_info import describe_machine
 from musicgenre.audio import SegmentConfig, load_audio, split_segments
 from musicgenre.settings import shared_dir
 from musicgenre.yamnet import params as P
+from musicgenre.yamnet.fast import DEFAULT_CHUNKS, native_bfloat16
 from musicgenre.yamnet.frontend import pad_waveform
-from musicgenre.yamnet.model import DEFAULT_CHUNK, get_model
+from musicgenre.yamnet.model import get_model
 
 EMBEDDING_TENSOR = "yamnet_frames/global_average_pooling2d/Mean"
 
@@ -77,14 +79,13 @@ def bench(
     threads: int, repeats: int, segments: np.ndarray, tflite_path: Path, weights: str | None
 ) -> list[dict]:
     torch.set_num_threads(threads)
-    model = get_model(weights)
+    model = get_model(weights, precision="float32")
     windows = windows_of(segments)
     n_patches = windows.shape[0]
     with torch.inference_mode():
         patches = model.frontend(torch.from_numpy(segments))[1].reshape(-1, P.PATCH_FRAMES, P.PATCH_BANDS)
         patches = patches.contiguous()
     assert patches.shape[0] == n_patches
-    fast_cnn = model.fast_cnn()
     it = interpreter(tflite_path, threads)
     inp = it.get_input_details()[0]["index"]
     out = it.get_output_details()[0]["index"]
@@ -95,17 +96,26 @@ def bench(
             it.invoke()
             it.get_tensor(out)
 
-    def run_net() -> None:
-        with torch.inference_mode():
-            for start in range(0, n_patches, DEFAULT_CHUNK):
-                fast_cnn(patches[start : start + DEFAULT_CHUNK])
+    def network_only(m) -> Callable[[], None]:
+        net, chunk = m.fast_cnn(), DEFAULT_CHUNKS[m.precision]
+
+        def run() -> None:
+            with torch.inference_mode():
+                for start in range(0, n_patches, chunk):
+                    net(patches[start : start + chunk])
+
+        return run
 
     runs = {
-        "ours, segments (fast path)": lambda: model.infer(segments),
-        "ours, segments (plain eager)": lambda: model.infer(segments, fast=False),
-        "ours, network only (fast)": run_net,
-        "TFLite interpreter": run_tflite,
+        "ours, segments (fast path, float32)": lambda: model.infer(segments),
+        "ours, segments (plain eager, float32)": lambda: model.infer(segments, fast=False),
+        "ours, network only (fast, float32)": network_only(model),
     }
+    if native_bfloat16():
+        bf16 = get_model(weights, precision="bfloat16")
+        runs["ours, segments (fast path, bfloat16)"] = lambda: bf16.infer(segments)
+        runs["ours, network only (fast, bfloat16)"] = network_only(bf16)
+    runs["TFLite interpreter"] = run_tflite
     for fn in runs.values():  # warm-up
         fn()
     logs: dict[str, list[tuple[float, float]]] = {k: [] for k in runs}
@@ -129,9 +139,11 @@ def bench(
     return rows
 
 
-def agreement(segments: np.ndarray, tflite_path: Path, weights: str | None) -> tuple[float, float, int]:
+def agreement(
+    segments: np.ndarray, tflite_path: Path, weights: str | None, precision: str
+) -> tuple[float, float, int]:
     """(min, median) cosine of our embeddings vs the interpreter's on the windows, and top-1 agreements."""
-    model = get_model(weights)
+    model = get_model(weights, precision=precision)
     out = model.infer(segments)
     ours = out.embeddings.reshape(-1, P.EMBEDDING_SIZE).numpy()
     our_top = out.scores.reshape(-1, P.NUM_CLASSES).numpy().argmax(1)
@@ -234,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- Machine: {describe_machine()}",
         f"- Command: `python {' '.join(shlex.quote(a) for a in sys.argv)}`",
         f"- Audio: `{clip}`, {segments.shape[0]} segments of 3 s -> {windows_of(segments).shape[0]} patches",
-        f"- Our weights: `{weights}` (run as float32); interpreter: `{tflite_path}` (ai-edge-litert, XNNPACK)",
+        f"- Our weights: `{weights}` (dequantized; network in float32, and in bfloat16 where the CPU has "
+        f"native bfloat16 units: {native_bfloat16()}); interpreter: `{tflite_path}` (ai-edge-litert, XNNPACK)",
         f"- {args.repeats} interleaved repetitions: median and best (minimum) wall-clock time per patch, and "
         "the median CPU time of the process (all threads). The best time is the one other jobs on the machine "
         "disturb least; patches/s and x real time are from it (x real time counts 0.48 s of audio per "
@@ -252,13 +265,23 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['ratio_wall']:.2f} | {r['ratio_best']:.2f} | {r['load'][0]:.1f}/{r['load'][1]:.1f} |"
             )
             print(lines[-1], flush=True)
-    cmin, cmed, top = agreement(segments, tflite_path, weights)
     n = windows_of(segments).shape[0]
-    lines += [
-        "",
-        f"- Agreement on these {n} real-music patches, ours (float) vs the interpreter (int8 hybrid): embedding "
-        f"cosine min {cmin:.5f}, median {cmed:.5f}; same top-1 class in {top} of {n}.",
-    ]
+    lines.append("")
+    for precision in ["float32", "bfloat16"] if native_bfloat16() else ["float32"]:
+        cmin, cmed, top = agreement(segments, tflite_path, weights, precision)
+        lines.append(
+            f"- Agreement on these {n} real-music patches, ours ({precision}) vs the interpreter (int8 hybrid): "
+            f"embedding cosine min {cmin:.5f}, median {cmed:.5f}; same top-1 class in {top} of {n}."
+        )
+    if native_bfloat16():
+        with torch.inference_mode():
+            f32 = get_model(weights, precision="float32").infer(segments).embeddings.reshape(-1, 1024)
+            b16 = get_model(weights, precision="bfloat16").infer(segments).embeddings.reshape(-1, 1024)
+        c = torch.nn.functional.cosine_similarity(f32, b16, dim=1)
+        lines.append(
+            f"- Ours bfloat16 vs ours float32 on the same patches: embedding cosine min {c.min():.5f}, "
+            f"median {c.median():.5f}."
+        )
     lines += ["", "## Verification against the interpreter's reference outputs", "", *verification(weights)]
     report = "\n".join(lines) + "\n"
     print(report)

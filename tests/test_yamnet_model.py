@@ -29,7 +29,13 @@ def tflite_path(yamnet_dir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def model(tflite_path: Path) -> YAMNet:
-    return get_model(tflite_path)
+    """The float32 model: the strict reference for the fast path's arithmetic."""
+    return get_model(tflite_path, precision="float32")
+
+
+@pytest.fixture(scope="module")
+def model_bf16(tflite_path: Path) -> YAMNet:
+    return get_model(tflite_path, precision="bfloat16")
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +48,8 @@ def music(gtzan_mini: Path) -> np.ndarray:
 
 
 def test_model_is_cached_per_weights_path(model: YAMNet, tflite_path: Path) -> None:
-    assert get_model(tflite_path) is model
+    assert get_model(tflite_path, precision="float32") is model
+    assert model.precision == "float32"
     assert model.weights_kind == "tflite-int8"
     assert model.sample_rate == 16000 and model.scene_embedding_size == model.timestamp_embedding_size == 1024
 
@@ -79,6 +86,47 @@ def test_batched_equals_per_item_and_deterministic(model: YAMNet, music: np.ndar
     torch.testing.assert_close(chunked.embeddings, batched.embeddings, rtol=1e-5, atol=1e-5)
     again = model.infer(music)
     assert torch.equal(again.embeddings, batched.embeddings) and torch.equal(again.scores, batched.scores)
+
+
+def _cosines(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.cosine_similarity(a.reshape(-1, 1024), b.reshape(-1, 1024), dim=1)
+
+
+def test_bfloat16_is_float_equivalent(model: YAMNet, model_bf16: YAMNet, music: np.ndarray) -> None:
+    """bfloat16 convolutions: embeddings within cosine 0.999 of float32 on real music (measured min
+    0.9991 on the 60 patches of a 30 s clip), same top-1 class, same log-mel; deterministic; no NaN."""
+    f32, b16 = model.infer(music), model_bf16.infer(music)
+    assert b16.embeddings.dtype == torch.float32 and torch.isfinite(b16.embeddings).all()
+    torch.testing.assert_close(b16.log_mel, f32.log_mel, rtol=0, atol=0)
+    assert _cosines(b16.embeddings, f32.embeddings).min() >= 0.999
+    assert torch.equal(b16.scores.argmax(-1), f32.scores.argmax(-1))
+    assert (b16.scores - f32.scores).abs().max() <= 0.03
+    again = model_bf16.infer(music)
+    assert torch.equal(again.embeddings, b16.embeddings)
+    for i in range(music.shape[0]):  # a row does not depend on the rest of its batch beyond rounding
+        single = model_bf16.infer(music[i : i + 1])
+        assert _cosines(single.embeddings[0], b16.embeddings[i]).min() >= 0.9999
+
+
+def test_precision_resolution(monkeypatch: pytest.MonkeyPatch, tflite_path: Path) -> None:
+    from musicgenre.yamnet import fast
+
+    monkeypatch.delenv(fast.PRECISION_ENV_VAR, raising=False)
+    auto = "bfloat16" if fast.native_bfloat16() else "float32"
+    assert fast.resolve_precision("auto") == fast.resolve_precision(None) == auto
+    assert fast.resolve_precision("float32") == "float32"
+    monkeypatch.setenv(fast.PRECISION_ENV_VAR, "float32")
+    assert fast.resolve_precision("auto") == "float32" and fast.resolve_precision("bfloat16") == "bfloat16"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        fast.resolve_precision("float16")
+    # bfloat16 and float32 features never share a cache store
+    from musicgenre.features.registry import make_config
+
+    keys = {
+        make_config("yamnet_embedding", weights=str(tflite_path), precision=p).key()
+        for p in ("float32", "bfloat16")
+    }
+    assert len(keys) == 2
 
 
 def test_no_nan_on_extreme_inputs(model: YAMNet) -> None:

@@ -7,6 +7,10 @@ batched pass (``joint="yamnet"``): asking for both frames and runs the network o
 ``weights`` selects the weights file (``.h5`` or ``.tflite``); empty resolves them as described in
 :mod:`musicgenre.yamnet.weights`. The cache key includes the resolved weights' format and git blob id, so
 features from Google's float Keras weights and from the int8 TFLite file never share a cache store.
+
+``precision`` is that of YAMNet's network (see :mod:`musicgenre.yamnet.fast`): ``"auto"`` (bfloat16 on CPUs
+with native bfloat16 units, else float32), ``"float32"`` or ``"bfloat16"``. The cache key holds the
+*resolved* precision, so bfloat16 and float32 embeddings never share a store either.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ def _samples_16k(segment: SegmentConfig) -> int:
 @dataclass(frozen=True)
 class _YamnetConfig(FeatureConfig):
     weights: str = ""  # path to yamnet.h5 / yamnet_int8.tflite; "" = default resolution
+    precision: str = "auto"  # of the network: "auto", "float32" or "bfloat16"
 
     def weights_identity(self) -> str:
         """``"<kind>:<git blob id prefix>"`` of the weights these features come from (no download)."""
@@ -50,7 +55,10 @@ class _YamnetConfig(FeatureConfig):
 
     def key(self) -> str:
         """Hash of the config *and* of the resolved weights' identity (format + content)."""
-        blob = json.dumps({**self.to_dict(), "weights_identity": self.weights_identity()}, sort_keys=True)
+        from musicgenre.yamnet.fast import resolve_precision
+
+        fields = {**self.to_dict(), "precision": resolve_precision(self.precision)}
+        blob = json.dumps({**fields, "weights_identity": self.weights_identity()}, sort_keys=True)
         return f"{self.name}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"
 
 
@@ -86,7 +94,7 @@ def _to_16k(segments: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def yamnet_features(
-    segments: np.ndarray, sample_rate: int, weights: str = ""
+    segments: np.ndarray, sample_rate: int, weights: str = "", precision: str = "auto"
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(log_mel (n, frames, 64), embeddings (n, patches, 1024))`` float32 of ``segments`` ``(n, samples)``."""
     from musicgenre.yamnet.model import get_model
@@ -98,7 +106,7 @@ def yamnet_features(
             np.zeros((0, num_frames(n), P.MEL_BANDS), np.float32),
             np.zeros((0, num_patches(n), P.EMBEDDING_SIZE), np.float32),
         )
-    out = get_model(weights or None).infer(x)
+    out = get_model(weights or None, precision=precision).infer(x)
     return out.log_mel.numpy().astype(np.float32, copy=False), out.embeddings.numpy().astype(
         np.float32, copy=False
     )
@@ -107,13 +115,14 @@ def yamnet_features(
 def extract_joint(
     configs: Sequence[_YamnetConfig], segments: np.ndarray, sample_rate: int
 ) -> list[np.ndarray]:
-    """Both YAMNet features from one pass per distinct weights setting, in the order of ``configs``."""
-    results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    """Both YAMNet features from one pass per distinct (weights, precision), in the order of ``configs``."""
+    results: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
     out = []
     for cfg in configs:
-        if cfg.weights not in results:
-            results[cfg.weights] = yamnet_features(segments, sample_rate, cfg.weights)
-        log_mel, embeddings = results[cfg.weights]
+        setting = (cfg.weights, cfg.precision)
+        if setting not in results:
+            results[setting] = yamnet_features(segments, sample_rate, *setting)
+        log_mel, embeddings = results[setting]
         out.append(embeddings if isinstance(cfg, YamnetEmbeddingConfig) else log_mel)
     return out
 

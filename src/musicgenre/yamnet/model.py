@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from musicgenre.yamnet import params as P
+from musicgenre.yamnet.fast import DEFAULT_CHUNKS, DTYPES, resolve_precision
 from musicgenre.yamnet.frontend import Frontend, patch_times
 from musicgenre.yamnet.network import FusedWeights, YAMNetCNN
 from musicgenre.yamnet.weights import WeightsSource, load_weights, resolve_weights
@@ -30,8 +31,6 @@ from musicgenre.yamnet.weights import WeightsSource, load_weights, resolve_weigh
 #: interpreter computes it from yamnet_int8.tflite (int8 DFT and mel kernels, activations quantized on the
 #: fly; see musicgenre.yamnet.emulation), to reproduce the interpreter's outputs.
 FRONTENDS = ("float", "tflite")
-#: Patches per network call in :meth:`YAMNet.infer` (small batches stay in cache; see benchmarks).
-DEFAULT_CHUNK = 16
 
 
 class YAMNetOutput(NamedTuple):
@@ -47,6 +46,8 @@ class YAMNet(nn.Module):
 
     Attributes ``sample_rate``, ``scene_embedding_size`` and ``timestamp_embedding_size`` follow the HEAR
     API (see :mod:`musicgenre.yamnet.hear`). ``weights_kind`` is ``"tflite-int8"`` or ``"keras-float"``.
+    ``precision`` (``"float32"`` or ``"bfloat16"``, resolved from ``"auto"``) is that of the fast network
+    used by :meth:`infer`; the plain :meth:`forward` is always float32.
     """
 
     sample_rate = P.SAMPLE_RATE
@@ -54,7 +55,11 @@ class YAMNet(nn.Module):
     timestamp_embedding_size = P.EMBEDDING_SIZE
 
     def __init__(
-        self, weights: FusedWeights, source: WeightsSource | None = None, frontend: str = "float"
+        self,
+        weights: FusedWeights,
+        source: WeightsSource | None = None,
+        frontend: str = "float",
+        precision: str = "auto",
     ) -> None:
         super().__init__()
         if frontend not in FRONTENDS:
@@ -69,6 +74,7 @@ class YAMNet(nn.Module):
         self.cnn = YAMNetCNN(weights)
         self.weights_kind = weights.kind
         self.weights_source = source
+        self.precision = resolve_precision(precision)
         self._fast = None
         self._fast_lock = threading.Lock()
         self.eval()
@@ -100,18 +106,20 @@ class YAMNet(nn.Module):
             if self._fast is None:
                 from musicgenre.yamnet.fast import FastCNN
 
-                self._fast = FastCNN(self.cnn)
+                self._fast = FastCNN(self.cnn, DTYPES[self.precision])
             return self._fast
 
     @torch.inference_mode()
     def infer(
-        self, waveforms: Tensor | np.ndarray, *, fast: bool = True, chunk: int = DEFAULT_CHUNK
+        self, waveforms: Tensor | np.ndarray, *, fast: bool = True, chunk: int | None = None
     ) -> YAMNetOutput:
         """Batched inference: ``(batch, n)`` -> :class:`YAMNetOutput`, patches through the net in chunks.
 
         Each row is padded on its own (YAMNet's rule), so a row's output does not depend on the others.
-        ``fast=False`` runs the plain eager network instead of :class:`~musicgenre.yamnet.fast.FastCNN`.
+        ``fast=False`` runs the plain eager float32 network instead of :class:`~musicgenre.yamnet.fast.FastCNN`.
+        ``chunk`` (patches per network call) defaults to the best measured for the precision.
         """
+        chunk = chunk or DEFAULT_CHUNKS[self.precision]
         x = self._as_batch(waveforms)
         log_mel, patches = self.frontend(x)
         b, p = patches.shape[:2]
@@ -131,18 +139,22 @@ class YAMNet(nn.Module):
         return patch_times(num_samples)
 
 
-def load_model(weights: str | Path | WeightsSource | None = None, frontend: str = "float") -> YAMNet:
+def load_model(
+    weights: str | Path | WeightsSource | None = None, frontend: str = "float", precision: str = "auto"
+) -> YAMNet:
     """A new :class:`YAMNet` with weights resolved from ``weights`` (see :mod:`musicgenre.yamnet.weights`)."""
     source = weights if isinstance(weights, WeightsSource) else resolve_weights(weights)
-    return YAMNet(load_weights(source), source, frontend)
+    return YAMNet(load_weights(source), source, frontend, precision)
 
 
 @lru_cache(maxsize=4)
-def _cached_model(path: str, kind: str, origin: str, frontend: str) -> YAMNet:
-    return load_model(WeightsSource(Path(path), kind, origin), frontend)
+def _cached_model(path: str, kind: str, origin: str, frontend: str, precision: str) -> YAMNet:
+    return load_model(WeightsSource(Path(path), kind, origin), frontend, precision)
 
 
-def get_model(weights: str | Path | None = None, frontend: str = "float") -> YAMNet:
-    """The process-wide :class:`YAMNet` for these weights: loaded once per resolved path, then shared."""
+def get_model(weights: str | Path | None = None, frontend: str = "float", precision: str = "auto") -> YAMNet:
+    """The process-wide :class:`YAMNet` for these weights and settings: loaded once, then shared."""
     source = resolve_weights(weights)
-    return _cached_model(str(source.path.resolve()), source.kind, source.origin, frontend)
+    return _cached_model(
+        str(source.path.resolve()), source.kind, source.origin, frontend, resolve_precision(precision)
+    )
