@@ -93,12 +93,12 @@ def _cosines(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def test_bfloat16_is_float_equivalent(model: YAMNet, model_bf16: YAMNet, music: np.ndarray) -> None:
-    """bfloat16 convolutions: embeddings within cosine 0.999 of float32 on real music (measured min
-    0.9991 on the 60 patches of a 30 s clip), same top-1 class, same log-mel; deterministic; no NaN."""
+    """bfloat16 convolutions: embeddings within cosine 0.998 of float32 on real music (measured min 0.9995
+    here, 0.9986 over the 60 patches of metal.00000), same top-1 class, same log-mel; deterministic; no NaN."""
     f32, b16 = model.infer(music), model_bf16.infer(music)
     assert b16.embeddings.dtype == torch.float32 and torch.isfinite(b16.embeddings).all()
     torch.testing.assert_close(b16.log_mel, f32.log_mel, rtol=0, atol=0)
-    assert _cosines(b16.embeddings, f32.embeddings).min() >= 0.999
+    assert _cosines(b16.embeddings, f32.embeddings).min() >= 0.998
     assert torch.equal(b16.scores.argmax(-1), f32.scores.argmax(-1))
     assert (b16.scores - f32.scores).abs().max() <= 0.03
     again = model_bf16.infer(music)
