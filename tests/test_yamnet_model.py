@@ -239,7 +239,7 @@ def test_tag_cli(tflite_path: Path, gtzan_mini: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "class map:" in result.output and "yamnet_class_map.csv (521 classes)" in result.output
-    assert str(tflite_path.parent) in result.output  # the class map beside the weights file
+    assert str(tflite_path.parent.resolve()) in result.output  # the class map beside the weights file
     assert "tflite-int8" in result.output and "Music" in result.output
     assert runner.invoke(yamnet, ["tag", "--help"]).exit_code == 0
 
