@@ -15,12 +15,12 @@ from musicgenre.cli.common import (
     FriendlyGroup,
     cache_options,
     feature_choice,
+    heldout_padding_option,
     model_choice,
     segment_options,
 )
 from musicgenre.cli.predict import predict
 from musicgenre.cli.yamnet import yamnet
-from musicgenre.experiment import HELDOUT_MAX_PADDING
 from musicgenre.splits import LEAKY_WARNING, PROTOCOLS
 
 
@@ -239,13 +239,7 @@ def _summary_line(s: dict) -> str:
     default=None,
     help="Where to write the metrics [default: RUN_DIR, or RUN_DIR/eval-<data name> with --data].",
 )
-@click.option(
-    "--max-padding",
-    type=click.FloatRange(0.0, 1.0, max_open=True),
-    default=HELDOUT_MAX_PADDING,
-    show_default=True,
-    help="With --data, drop segments with more padding than this (short excerpts padded to a clip).",
-)
+@heldout_padding_option("--max-padding", "With --data")
 @cache_options
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def evaluate(
@@ -307,13 +301,7 @@ def evaluate(
     default=None,
     help="Study directory [default: runs/study-<protocol>].",
 )
-@click.option(
-    "--eval-max-padding",
-    type=click.FloatRange(0.0, 1.0, max_open=True),
-    default=HELDOUT_MAX_PADDING,
-    show_default=True,
-    help="On --eval-data, drop segments with more padding than this (short excerpts padded to a clip).",
-)
+@heldout_padding_option("--eval-max-padding", "On --eval-data")
 @click.option("--list", "list_rows", is_flag=True, help="List the grid's rows and exit.")
 @click.option("--yamnet-weights", type=click.Path(path_type=Path), default=None, help="YAMNet weights file.")
 @segment_options

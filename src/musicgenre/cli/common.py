@@ -58,6 +58,19 @@ def _message(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+def heldout_padding_option(flag: str, when: str) -> Callable:
+    """The held-out evaluation's padding limit, as ``flag`` (see ``experiment.evaluate_run``)."""
+    from musicgenre.experiment import HELDOUT_MAX_PADDING
+
+    return click.option(
+        flag,
+        type=click.FloatRange(0.0, 1.0, max_open=True),
+        default=HELDOUT_MAX_PADDING,
+        show_default=True,
+        help=f"{when}, drop segments with more padding than this (short excerpts padded to a clip).",
+    )
+
+
 def segment_options(func: Callable) -> Callable:
     """``--sample-rate``, ``--clip-seconds``, ``--segment-seconds`` and ``--max-padding``, as a SegmentConfig."""
 
