@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from musicgenre.yamnet import params as P
-from musicgenre.yamnet.fast import DEFAULT_CHUNKS, DTYPES, resolve_precision
+from musicgenre.yamnet.fast import DEFAULT_CHUNKS, DTYPES, FastCNN, resolve_precision
 from musicgenre.yamnet.frontend import Frontend, patch_times
 from musicgenre.yamnet.network import FusedWeights, YAMNetCNN
 from musicgenre.yamnet.weights import WeightsSource, load_weights, resolve_weights
@@ -104,8 +104,6 @@ class YAMNet(nn.Module):
         """The optimised network used by :meth:`infer` (built on first use, once per model)."""
         with self._fast_lock:
             if self._fast is None:
-                from musicgenre.yamnet.fast import FastCNN
-
                 self._fast = FastCNN(self.cnn, DTYPES[self.precision])
             return self._fast
 
@@ -147,7 +145,7 @@ def load_model(
     return YAMNet(load_weights(source), source, frontend, precision)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)  # weights x frontend x precision
 def _cached_model(path: str, kind: str, origin: str, frontend: str, precision: str) -> YAMNet:
     return load_model(WeightsSource(Path(path), kind, origin), frontend, precision)
 
