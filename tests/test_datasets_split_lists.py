@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from musicgenre.datasets import scan_dataset
@@ -145,3 +146,23 @@ def test_missing_list_file_or_folder(tmp_path: Path) -> None:
         read_split_lists(tmp_path / "nope")
     with pytest.raises(DatasetError, match="split list not found"):
         read_split_list(tmp_path / "nope.txt")
+
+
+def test_fault_filtered_protocol_on_gtzan_mini_warns_of_a_tiny_test_side(
+    gtzan_splits: Path, gtzan_mini: Path
+) -> None:
+    from musicgenre.audio.segment import SegmentConfig
+    from musicgenre.experiment import PreparedData, protocol_splits
+
+    tracks = scan_dataset(gtzan_mini).tracks
+    tids = np.array([t.track_id for t in tracks])
+    genres = np.array([t.genre for t in tracks])
+    names = sorted(set(genres.tolist()))
+    data = PreparedData(
+        root=gtzan_mini, inputs={}, feature_configs={}, segment=SegmentConfig(), label_names=names,
+        labels=np.array([names.index(g) for g in genres]), track_ids=tids, genres=genres,
+        segment_index=np.zeros(len(tids), dtype=np.int64),
+    )  # fmt: skip
+    (split,) = protocol_splits(data, "fault-filtered", split_dir=gtzan_splits)
+    assert "tracks per side: train 38, valid 51, test 4" in split.notes
+    assert any(n.startswith("WARNING: only 4 test tracks for 10 genres") for n in split.notes)

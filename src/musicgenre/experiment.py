@@ -170,6 +170,16 @@ def protocol_splits(
                 raise MusicGenreError(
                     f"fault-filtered split: no {side} tracks of {data.root} are in the lists in {split_dir}"
                 )
+        tracks = {
+            side: len(set(data.track_ids[getattr(split, side)].tolist()))
+            for side in ("train", "valid", "test")
+        }
+        split.notes.append("tracks per side: " + ", ".join(f"{side} {n}" for side, n in tracks.items()))
+        if tracks["test"] < 2 * len(data.label_names):
+            split.notes.append(
+                f"WARNING: only {tracks['test']} test tracks for {len(data.label_names)} genres; accuracies "
+                "on so few tracks mean little (the lists are made for the full GTZAN)"
+            )
         return [split]
     raise MusicGenreError(f"unknown protocol {protocol!r}; choose one of {', '.join(splits_mod.PROTOCOLS)}")
 
