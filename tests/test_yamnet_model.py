@@ -244,14 +244,21 @@ def test_tag_cli(tflite_path: Path, gtzan_mini: Path) -> None:
     assert runner.invoke(yamnet, ["tag", "--help"]).exit_code == 0
 
 
-def test_class_map_resolution_order(
-    yamnet_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def no_class_map(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The class-map module, with an empty cache, no shared folder and no class-map variable."""
     from musicgenre.yamnet import tagging
 
     monkeypatch.setenv("MUSICGENRE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("MUSICGENRE_SHARED", str(tmp_path / "no-shared"))
     monkeypatch.delenv(tagging.CLASS_MAP_ENV_VAR, raising=False)
+    return tagging
+
+
+def test_class_map_resolution_order(
+    no_class_map, yamnet_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tagging = no_class_map
     with pytest.raises(MusicGenreError, match=r"class map not found.*--class-map PATH"):
         tagging.resolve_class_map(download=False)
     beside = yamnet_dir / tagging.CLASS_MAP_NAME
@@ -264,13 +271,9 @@ def test_class_map_resolution_order(
 
 
 def test_class_map_download_is_verified(
-    yamnet_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    no_class_map, yamnet_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from musicgenre.yamnet import tagging
-
-    monkeypatch.setenv("MUSICGENRE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MUSICGENRE_SHARED", str(tmp_path / "no-shared"))
-    monkeypatch.delenv(tagging.CLASS_MAP_ENV_VAR, raising=False)
+    tagging = no_class_map
     cached = tmp_path / "cache" / "weights" / tagging.CLASS_MAP_NAME
     # A file that is not Google's class map is refused and not kept.
     wrong = tmp_path / "wrong.csv"

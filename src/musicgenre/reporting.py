@@ -397,6 +397,7 @@ def write_study_report(
     out_dir: Path, results: list[dict[str, Any]], facts: dict[str, Any], data: PreparedData
 ) -> StudyReport:
     """Write the tables, figures, ``report.md`` and ``report.html`` of a finished study."""
+    from musicgenre.evaluation.figures import plot_confusion_matrices
     from musicgenre.study import StudyReport
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -483,17 +484,14 @@ def write_study_report(
         figures = [(first / "training_curves.png", "training curves")]
         pooled = pooled_confusion(run, facts["genres"])
         if pooled is not None:
-            from musicgenre.evaluation.figures import plot_confusion_matrices
-
             cm, n_folds = pooled
             path = run / "confusion_matrix_all_folds.png"
             sub = f"track level, all {n_folds} folds ({int(cm.sum())} tracks)"
             plot_confusion_matrices([(cm, sub)], facts["genres"], path, title=r["label"])
             figures.append((path, "confusion matrix (all folds)"))
+            md += ["Training curves of fold 1; confusion matrix of every fold's test tracks together.", ""]
         else:
             figures.append((first / "confusion_matrix.png", "confusion matrix"))
-        if pooled is not None:
-            md += ["Training curves of fold 1; confusion matrix of every fold's test tracks together.", ""]
         for p, alt in figures:
             if p.exists():
                 rel = p.relative_to(out_dir)
