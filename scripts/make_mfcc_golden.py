@@ -1,8 +1,10 @@
 """Regenerate ``tests/data/mfcc_golden.npz``: librosa's MFCCs (and log-mels) of a few fixed inputs.
 
-Needs librosa (``pip install 'musicgenre[reference]'``) and the shared real data (``../shared``)::
+Needs librosa, from the throwaway venv of ``scripts/reference_venv.sh``, and the shared real data
+(``../shared``)::
 
-    python scripts/make_mfcc_golden.py            # writes tests/data/mfcc_golden.npz
+    bash scripts/reference_venv.sh                                  # /tmp/musicgenre-reference
+    /tmp/musicgenre-reference/bin/python scripts/make_mfcc_golden.py  # writes tests/data/mfcc_golden.npz
 
 Contents (all float32 unless noted):
 
@@ -35,14 +37,14 @@ from musicgenre.settings import shared_dir
 SR = 16000
 OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "mfcc_golden.npz"
 
-#: (case, file relative to gtzan-mini, segment index). blues.00001 is a ~15-20 s clip, so its segment 5
-#: is partly real audio and partly zero padding.
+#: (case, file relative to gtzan-mini, segment index). metal.00007 is a 15.2 s clip, so its segment 5
+#: (15-18 s) is 0.2 s of real audio and 2.8 s of zero padding.
 REAL_CASES = [
     ("blues00000_seg3", "blues/blues.00000.au", 3),
-    ("metal00001_seg5", "metal/metal.00001.au", 5),
+    ("metal00007_seg5", "metal/metal.00007.au", 5),
     ("classical00000_seg0", "classical/classical.00000.au", 0),
 ]
-LOGMEL_CASES = {"chirp", "tone_then_silence", "near_silent", "blues00000_seg3", "metal00001_seg5"}
+LOGMEL_CASES = {"chirp", "tone_then_silence", "near_silent", "blues00000_seg3", "metal00007_seg5"}
 
 
 def synthetic_inputs() -> dict[str, np.ndarray]:

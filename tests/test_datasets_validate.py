@@ -142,5 +142,5 @@ def test_validate_real_gtzan_mini(gtzan_mini: Path) -> None:
     assert set(report.usable.values()) == {10}
     assert report.problems == []  # the 15-20 s clips have consistent headers: not truncated
     assert report.sample_rates == {22050: 100} and report.channels == {1: 100}
-    # one full 30 s clip per genre plus nine 15-20 s clips
-    assert 10 * 30 + 90 * 14.5 < report.total_duration < 10 * 30 + 90 * 20.5
+    # ids 00000-00006 are the full ~30 s clips (70 files), 00007-00009 the first 15-20 s (30 files)
+    assert 70 * 29.9 + 30 * 15.0 < report.total_duration < 70 * 30.5 + 30 * 20.0
