@@ -7,8 +7,6 @@ on YAMNet features).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ import torch
 
 from musicgenre import __version__
 from musicgenre.errors import CheckpointError
+from musicgenre.fileio import atomic_path
 
 #: Bumped whenever the layout changes incompatibly.
 FORMAT_VERSION = 1
@@ -73,15 +72,8 @@ class Checkpoint:
 def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
     """Write ``ckpt`` atomically (temporary file, then rename), so an interruption never leaves half a file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(ckpt.to_payload(), tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

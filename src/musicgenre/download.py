@@ -9,8 +9,6 @@ final name, so an interrupted or corrupt download never leaves a half file under
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from musicgenre.errors import MusicGenreError
+from musicgenre.fileio import atomic_path
 
 CHUNK_SIZE = 1 << 20
 USER_AGENT = "musicgenre-downloader/0.1 (+https://pypi.org/project/musicgenre)"
@@ -79,16 +78,13 @@ def download_file(
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     hashes = {algo: hashlib.new(algo) for algo in expected}
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(dest, suffix=".part") as tmp:
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         try:
             response = urllib.request.urlopen(request, timeout=timeout)
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise DownloadError(f"{url}: download failed ({reason_of(exc)})") from None
-        with response, os.fdopen(fd, "wb") as out:
-            fd = -1
+        with response, open(tmp, "wb") as out:
             total = response.headers.get("Content-Length") if response.headers else None
             total = int(total) if total and total.isdigit() else None
             with tqdm(
@@ -120,12 +116,6 @@ def download_file(
                     f"{url}: {algo} checksum mismatch: expected {want}, got {got} "
                     "(the file is corrupt or not the expected version; it was not kept)"
                 )
-        os.replace(tmp, dest)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
     return dest
 
 

@@ -7,7 +7,6 @@ This is the glue between the feature cache, the split protocols, training and ev
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from musicgenre.audio.segment import SegmentConfig
 from musicgenre.datasets.index import scan_dataset
 from musicgenre.errors import DatasetError, MusicGenreError
 from musicgenre.features.registry import FeatureConfig, make_config
+from musicgenre.fileio import read_json, write_json
 from musicgenre.settings import shared_dir
 
 #: Held-out evaluation drops segments that are more than half padding (see :func:`evaluate_run`).
@@ -184,25 +184,6 @@ def protocol_splits(
     raise MusicGenreError(f"unknown protocol {protocol!r}; choose one of {', '.join(splits_mod.PROTOCOLS)}")
 
 
-def write_json(path: Path, obj: Any) -> Path:
-    """Write JSON atomically (temporary name, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
-    tmp.replace(path)
-    return path
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for one value); NaN-free inputs expected."""
     arr = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
@@ -234,7 +215,7 @@ def run_split(
     out_dir = Path(out_dir)
     done = out_dir / "summary.json"
     if done.exists():
-        return json.loads(done.read_text())
+        return read_json(done)
     splits_mod.check_disjoint(split, data.track_ids)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "split.json", splits_mod.split_to_dict(split, data.track_ids))
@@ -418,7 +399,7 @@ def evaluate_run(
             data = prepare_data(
                 src, configs, segment, cache_root=cache_root, workers=workers, progress=progress
             )
-            sides = json.loads((ckpt_path.parent / "split.json").read_text())["tracks"]
+            sides = read_json(ckpt_path.parent / "split.json")["tracks"]
             rows = np.flatnonzero(np.isin(data.track_ids, sides["test"]))
             target = Path(out_dir) if out_dir else ckpt_path.parent
             labels = _labels_for(data, ckpt.labels)

@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from musicgenre.evaluation.figures import save_figure
+from musicgenre.fileio import atomic_write, write_json, write_text
+
 if TYPE_CHECKING:
     from musicgenre.experiment import PreparedData
     from musicgenre.study import StudyReport
@@ -83,7 +86,7 @@ def write_tables(out_dir: Path, results: Sequence[dict[str, Any]]) -> dict[str, 
     """``results.md``, ``results.csv`` (raw numbers) and ``results.json``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     md = out_dir / "results.md"
-    md.write_text(markdown_table(results) + "\n")
+    write_text(md, markdown_table(results) + "\n")
     keys = [
         "key",
         "label",
@@ -108,13 +111,13 @@ def write_tables(out_dir: Path, results: Sequence[dict[str, Any]]) -> dict[str, 
         "epochs",
     ]
     csv_path = out_dir / "results.csv"
-    with csv_path.open("w", newline="") as fh:
+    with atomic_write(csv_path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=keys, extrasaction="ignore")
         w.writeheader()
         for r in results:
             w.writerow({**r, "inputs": "+".join(r["inputs"])})
     js = out_dir / "results.json"
-    js.write_text(json.dumps(list(results), indent=2, default=str) + "\n")
+    write_json(js, list(results))
     return {"md": md, "csv": csv_path, "json": js}
 
 
@@ -160,7 +163,7 @@ def plot_accuracy_comparison(results: Sequence[dict[str, Any]], path: Path, prot
     ax.legend(fontsize=7, loc="upper center", ncol=len(series) + 1, frameon=False)
     ax.set_title("Genre accuracy per model: the study's numbers and ours")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
     return path
 
@@ -210,7 +213,7 @@ def plot_validation_curves(results: Sequence[dict[str, Any]], path: Path) -> Pat
     ax.legend(fontsize=7)
     ax.set_title("Training: validation accuracy per epoch")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
     return path
 
@@ -273,7 +276,7 @@ def plot_four_inputs(arrays: dict[str, np.ndarray], caption: str, path: Path, sa
             fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
     fig.suptitle(f"The four inputs of one segment: {caption}", fontsize=11)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -497,6 +500,6 @@ def write_study_report(
                 rel = p.relative_to(out_dir)
                 md += [f"![{r['label']} {alt}]({rel.as_posix()})", ""]
     report_md = "\n".join(md) + "\n"
-    (out_dir / "report.md").write_text(report_md)
-    (out_dir / "report.html").write_text(markdown_to_html(report_md, out_dir, title))
+    write_text(out_dir / "report.md", report_md)
+    write_text(out_dir / "report.html", markdown_to_html(report_md, out_dir, title))
     return StudyReport(path=out_dir / "report.md", markdown_table=table_md, rows=results)

@@ -45,7 +45,6 @@ import hashlib
 import json
 import logging
 import multiprocessing
-import os
 import re
 import shutil
 import signal
@@ -67,6 +66,7 @@ from musicgenre.audio.segment import SegmentConfig, split_segments
 from musicgenre.datasets.index import DatasetIndex, Track
 from musicgenre.errors import AudioError, DatasetError, MusicGenreError
 from musicgenre.features.registry import FeatureConfig, config_from_dict, extract_many
+from musicgenre.fileio import atomic_path, atomic_write
 from musicgenre.settings import cache_dir
 
 __all__ = [
@@ -134,7 +134,7 @@ class Manifest:
             self.padding.tolist(),
             strict=True,
         )
-        with _atomic_open(path, "w", newline="") as f:
+        with atomic_write(path, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(MANIFEST_COLUMNS)
             for i, (tid, genre, seg, src, dur, pad) in enumerate(rows):
@@ -321,30 +321,8 @@ def _part_ok(path: Path, fingerprint: tuple[int, int] | None) -> bool:
         return False
 
 
-class _AtomicFile:
-    def __init__(self, path: Path, mode: str, **kwargs: Any) -> None:
-        self.path = path
-        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        self.f = open(self.tmp, mode, **kwargs)  # noqa: SIM115 - closed in __exit__
-
-    def __enter__(self):
-        return self.f
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.f.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-
-def _atomic_open(path: Path, mode: str, **kwargs: Any) -> _AtomicFile:
-    """``open`` for writing that leaves ``path`` untouched until the block ends without an exception."""
-    return _AtomicFile(path, mode, **kwargs)
-
-
 def _write_part(path: Path, **arrays: np.ndarray) -> None:
-    with _atomic_open(path, "wb") as f:
+    with atomic_write(path, "wb") as f:
         np.savez(f, **arrays)
 
 
@@ -532,13 +510,12 @@ def _consolidate(
             _bad_part(part, exc)
     n_rows = sum(n for _, _, n in ok)
     shape = (n_rows, *config.shape(segment))
-    tmp = path / f".{_FEATURES}.{os.getpid()}.tmp"
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("tid", "genre", "seg", "src", "dur", "pad")}
     genres: dict[str, int] = {}
     seconds = 0.0
     row = 0
-    try:
+    with atomic_path(path / _FEATURES) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
         for t, part, n in ok:
             try:
                 with np.load(part) as z:
@@ -560,10 +537,6 @@ def _consolidate(
             row += n
         out.flush()
         del out
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path / _FEATURES)
 
     def cat(key: str, dtype: Any) -> np.ndarray:
         return np.concatenate(cols[key]).astype(dtype) if cols[key] else np.zeros(0, dtype=dtype)
@@ -582,7 +555,7 @@ def _consolidate(
         for t in index.tracks
         if t.track_id in errors
     ]
-    with _atomic_open(path / _ERRORS, "w", newline="") as f:
+    with atomic_write(path / _ERRORS, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(ERROR_COLUMNS)
         w.writerows(error_rows)
@@ -611,9 +584,9 @@ def _consolidate(
         "skipped": [[_relative(Path(p), index.root), why] for p, why in index.skipped],
         "files": files,
     }
-    with _atomic_open(path / _META, "w") as f:
+    with atomic_write(path / _META, "w") as f:
         f.write(_meta_json(meta))
-    with _atomic_open(path / _DONE, "w") as f:
+    with atomic_write(path / _DONE, "w") as f:
         f.write(f"{n_rows} rows\n")
     shutil.rmtree(path / _PARTS, ignore_errors=True)
 

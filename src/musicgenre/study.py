@@ -24,8 +24,8 @@ from musicgenre.experiment import (
     prepare_data,
     protocol_splits,
     run_split,
-    write_json,
 )
+from musicgenre.fileio import write_json
 
 
 @dataclass(frozen=True)

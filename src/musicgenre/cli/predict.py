@@ -91,6 +91,7 @@ def predict(
     """
     from tqdm import tqdm
 
+    from musicgenre.fileio import write_text
     from musicgenre.predict import output
     from musicgenre.predict.classifier import GenreClassifier, set_yamnet_weights
     from musicgenre.predict.files import collect_audio_files
@@ -142,8 +143,7 @@ def predict(
         records = output.to_csv(items, clf.labels, top_k)
 
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(records or "", encoding="utf-8")
+        write_text(out, records or "")
     if fmt == "table" or out is not None:
         click.echo(output.format_table(items, top_k))
     else:

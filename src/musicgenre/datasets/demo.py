@@ -20,7 +20,6 @@ import io
 import json
 import multiprocessing
 import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from musicgenre.datasets.gtzan import GTZAN_GENRES
+from musicgenre.fileio import write_bytes
 
 #: Bump when the synthesis changes, so that existing demo folders are regenerated.
 DEMO_VERSION = 1
@@ -1198,26 +1198,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _readme(params: dict, n_files: int, seconds: float) -> str:
     genres = ", ".join(GTZAN_GENRES)
     return f"""\
@@ -1335,7 +1315,7 @@ def make_demo_dataset(
             path = out_dir / rel
             digest = _sha256(data)
             if not (path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data):
-                _atomic_write(path, data)
+                write_bytes(path, data)
             files[rel] = digest
             bar.update(1)
 
@@ -1362,10 +1342,10 @@ def make_demo_dataset(
     seconds = len(files) * float(clip_seconds)
     readme = _readme(params, len(files), seconds).encode("utf-8")
     if not ((out_dir / README_NAME).is_file() and (out_dir / README_NAME).read_bytes() == readme):
-        _atomic_write(out_dir / README_NAME, readme)
+        write_bytes(out_dir / README_NAME, readme)
     manifest = (json.dumps({"params": params, "files": files}, indent=1, sort_keys=True) + "\n").encode(
         "utf-8"
     )
     if not (manifest_path.is_file() and manifest_path.read_bytes() == manifest):
-        _atomic_write(manifest_path, manifest)
+        write_bytes(manifest_path, manifest)
     return out_dir

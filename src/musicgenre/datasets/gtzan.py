@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlparse
 from musicgenre.audio.io import is_audio_path
 from musicgenre.datasets.download import DownloadError, download_file, extract_archive, temporary_directory
 from musicgenre.errors import DatasetError
+from musicgenre.fileio import write_json
 
 #: The ten GTZAN genres, in the collection's (alphabetical) order.
 GTZAN_GENRES = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
@@ -180,9 +181,7 @@ def download_gtzan(
         "tracks_per_genre": counts,
         "total": sum(counts.values()),
     }
-    tmp_marker = music_dir / (MARKER_NAME + ".tmp")
-    tmp_marker.write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp_marker, music_dir / MARKER_NAME)
+    write_json(music_dir / MARKER_NAME, marker, sort_keys=True)
     if not keep_archive:
         archive.unlink(missing_ok=True)
     return music_dir

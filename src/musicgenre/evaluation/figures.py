@@ -14,12 +14,15 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from musicgenre.fileio import atomic_path
 
-def _save(fig: Figure, path: Path, dpi: int = 120) -> Path:
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
+    """Render ``fig`` on an Agg canvas and write it atomically; the format follows ``path``'s suffix."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=dpi)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip(".").lower() or "png")
     return path
 
 
@@ -71,7 +74,7 @@ def plot_training_curves(
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _draw_confusion(ax, cm: np.ndarray, labels: Sequence[str], title: str) -> None:
@@ -106,4 +109,4 @@ def plot_confusion_matrices(
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -21,6 +21,7 @@ import numpy as np
 from musicgenre.checkpoint import Checkpoint, load_checkpoint
 from musicgenre.evaluation.figures import plot_confusion_matrices
 from musicgenre.evaluation.tables import format_markdown_table, write_csv_table
+from musicgenre.fileio import write_json, write_text
 from musicgenre.training.inference import predict_proba
 
 __all__ = [
@@ -263,15 +264,12 @@ def write_evaluation(
     ``notes`` are paragraphs placed under the title of ``metrics.md`` (e.g. the leaky-split warning).
     Returns ``{name: path}``.
     """
-    import json
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     payload = {"title": title, "notes": list(notes), **result.to_dict()}
-    tmp = out_dir / ".metrics.json.tmp"
-    tmp.write_text(json.dumps(payload, indent=1) + "\n")
-    tmp.replace(out_dir / "metrics.json")
+    write_json(out_dir / "metrics.json", payload, indent=1)
     paths["metrics.json"] = out_dir / "metrics.json"
     paths["metrics.csv"] = write_csv_table(result.per_genre, out_dir / "metrics.csv")
     cols = [
@@ -295,9 +293,7 @@ def write_evaluation(
     md += ["## Per genre (track level; segment F1 for comparison)", ""]
     md += [format_markdown_table(result.per_genre, cols)]
     md += ["## Confusion matrix (tracks)", "", header, sep, *body, ""]
-    tmp = out_dir / ".metrics.md.tmp"
-    tmp.write_text("\n".join(md))
-    tmp.replace(out_dir / "metrics.md")
+    write_text(out_dir / "metrics.md", "\n".join(md))
     paths["metrics.md"] = out_dir / "metrics.md"
     paths["confusion_matrix.png"] = plot_confusion_matrices(
         [

@@ -12,12 +12,13 @@ import csv
 import io
 import json
 import math
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from musicgenre.fileio import write_json, write_text
 
 Column = str | tuple[str, str]
 
@@ -82,15 +83,6 @@ def format_markdown_table(
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path: Path, text: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
 def write_markdown_table(
     rows: Sequence[Mapping[str, Any]],
     path: str | Path,
@@ -106,7 +98,7 @@ def write_markdown_table(
         parts.append(f"# {title}\n")
     parts += [f"{n}\n" for n in notes]
     parts.append(format_markdown_table(rows, columns, floatfmt=floatfmt))
-    return _atomic_write(Path(path), "\n".join(parts))
+    return write_text(path, "\n".join(parts))
 
 
 def format_csv_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column] | None = None) -> str:
@@ -135,7 +127,7 @@ def write_csv_table(
     rows: Sequence[Mapping[str, Any]], path: str | Path, columns: Sequence[Column] | None = None
 ) -> Path:
     """Write the rows as CSV."""
-    return _atomic_write(Path(path), format_csv_table(rows, columns))
+    return write_text(path, format_csv_table(rows, columns))
 
 
 def write_json_table(
@@ -147,7 +139,7 @@ def write_json_table(
         {title: _plain(r.get(key)) for key, title in cols} if cols else {k: _plain(v) for k, v in r.items()}
         for r in rows
     ]
-    return _atomic_write(Path(path), json.dumps(out, indent=1) + "\n")
+    return write_json(path, out, indent=1)
 
 
 def write_tables(

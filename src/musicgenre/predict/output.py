@@ -159,6 +159,8 @@ def plot_timeline(result: PredictionResult, path: str | Path, *, max_genres: int
     the title. Returns the written path."""
     from matplotlib.figure import Figure
 
+    from musicgenre.evaluation.figures import save_figure
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     probs = np.asarray(result.window_probabilities, dtype=np.float64)
@@ -198,7 +200,7 @@ def plot_timeline(result: PredictionResult, path: str | Path, *, max_genres: int
         fontsize=9,
     )
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     return path
 
 

@@ -25,9 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -44,6 +42,7 @@ from musicgenre.audio.segment import SegmentConfig
 from musicgenre.checkpoint import Checkpoint, save_checkpoint
 from musicgenre.errors import MusicGenreError
 from musicgenre.features.registry import FeatureConfig
+from musicgenre.fileio import atomic_path, json_default, write_json
 from musicgenre.splits import Split
 from musicgenre.training.data import batch_rows, check_inputs, iter_batches, load_batch
 from musicgenre.training.inference import predict_logits
@@ -256,31 +255,6 @@ def _json_float(x: float) -> float | None:
 
 def _json_history(history: Mapping[str, list[float]]) -> dict[str, list[float | None]]:
     return {k: [_json_float(float(v)) for v in vals] for k, vals in history.items()}
-
-
-def _jsonable(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _atomic_torch_save(obj: Any, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _hash_array(a: np.ndarray) -> str:
@@ -513,7 +487,7 @@ def _finish(
     # Plain JSON types only, so that the checkpoint loads with weights_only=True (no Path, numpy scalar,
     # TorchVersion, ...); json.loads turns NaN back into a float.
     full_meta = json.loads(
-        json.dumps({**_split_facts(prep.split), **(meta or {}), **facts}, default=_jsonable)
+        json.dumps({**_split_facts(prep.split), **(meta or {}), **facts}, default=json_default)
     )
     ckpt = Checkpoint(
         model_name=prep.model_name,
@@ -528,7 +502,7 @@ def _finish(
         meta=full_meta,
     )
     ckpt_path = save_checkpoint(ckpt, prep.out_dir / CHECKPOINT_NAME)
-    _atomic_write_text(prep.out_dir / HISTORY_NAME, json.dumps(_json_history(history), indent=1) + "\n")
+    write_json(prep.out_dir / HISTORY_NAME, _json_history(history), indent=1)
     title = f"{prep.model_name} on {'+'.join(prep.inputs)} — {prep.split.name}" + (
         " (LEAKY)" if prep.split.leaky else ""
     )
@@ -546,7 +520,7 @@ def _finish(
         meta={k: v for k, v in full_meta.items() if k != "train_config"},
     )
     payload = {**result.to_dict(), "fingerprint": prep.fingerprint}
-    _atomic_write_text(prep.out_dir / RESULT_NAME, json.dumps(payload, indent=1, default=str) + "\n")
+    write_json(prep.out_dir / RESULT_NAME, payload, indent=1)
     state = prep.out_dir / STATE_NAME
     if state.exists():
         state.unlink()
@@ -673,20 +647,21 @@ def _train_torch(
             tqdm.write(
                 _epoch_line(prep.model_name, epoch + 1, cfg.epochs, history, improved), file=sys.stderr
             )
-        _atomic_torch_save(
-            {
-                "fingerprint": prep.fingerprint,
-                "epoch": epoch + 1,
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "history": history,
-                "best": best,
-                "train_seconds": train_seconds,
-                "normalisation": normalisation,
-            },
-            state_path,
-        )
-        _atomic_write_text(prep.out_dir / HISTORY_NAME, json.dumps(_json_history(history), indent=1) + "\n")
+        with atomic_path(state_path) as tmp:
+            torch.save(
+                {
+                    "fingerprint": prep.fingerprint,
+                    "epoch": epoch + 1,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "history": history,
+                    "best": best,
+                    "train_seconds": train_seconds,
+                    "normalisation": normalisation,
+                },
+                tmp,
+            )
+        write_json(prep.out_dir / HISTORY_NAME, _json_history(history), indent=1)
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1, history)
 

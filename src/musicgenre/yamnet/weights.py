@@ -28,6 +28,7 @@ from pathlib import Path
 from musicgenre import settings
 from musicgenre.download import DownloadError, download_file
 from musicgenre.errors import WeightsNotFoundError
+from musicgenre.fileio import atomic_path
 from musicgenre.yamnet.network import FusedWeights
 
 ENV_VAR = "MUSICGENRE_YAMNET_WEIGHTS"
@@ -131,8 +132,7 @@ def download_weights(
     url = url or YAMNET_H5_URL
     dest = Path(dest) if dest is not None else settings.weights_dir() / H5_FILENAME
     print(f"musicgenre: downloading {url} to {dest} (once)", file=sys.stderr, flush=True)
-    part = dest.with_name(f".{dest.name}.unverified")
-    try:
+    with atomic_path(dest, suffix=".unverified") as part:
         try:
             download_file(url, part, timeout=timeout)
         except DownloadError as exc:
@@ -145,9 +145,6 @@ def download_weights(
                 raise WeightsNotFoundError(
                     f"checksum mismatch for {url}: git blob sha1 {got}, expected {sha1}; file discarded"
                 )
-        os.replace(part, dest)
-    finally:
-        part.unlink(missing_ok=True)
     return dest
 
 
