@@ -153,6 +153,7 @@ def test_fault_filtered_protocol_on_gtzan_mini_warns_of_a_tiny_test_side(
 ) -> None:
     from musicgenre.audio.segment import SegmentConfig
     from musicgenre.experiment import PreparedData, protocol_splits
+    from musicgenre.specs import ProtocolSpec
 
     tracks = scan_dataset(gtzan_mini).tracks
     tids = np.array([t.track_id for t in tracks])
@@ -163,6 +164,6 @@ def test_fault_filtered_protocol_on_gtzan_mini_warns_of_a_tiny_test_side(
         labels=np.array([names.index(g) for g in genres]), track_ids=tids, genres=genres,
         segment_index=np.zeros(len(tids), dtype=np.int64),
     )  # fmt: skip
-    (split,) = protocol_splits(data, "fault-filtered", split_dir=gtzan_splits)
+    (split,) = protocol_splits(data, ProtocolSpec("fault-filtered", split_dir=gtzan_splits))
     assert "tracks per side: train 38, valid 51, test 4" in split.notes
     assert any(n.startswith("WARNING: only 4 test tracks for 10 genres") for n in split.notes)

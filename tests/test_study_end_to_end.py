@@ -10,6 +10,7 @@ import pytest
 
 from musicgenre.audio.segment import SegmentConfig
 from musicgenre.datasets.demo import make_demo_dataset
+from musicgenre.specs import HeldOut, ProtocolSpec, Runtime, TrainSpec
 from musicgenre.study import STUDY_ROWS, run_study, select_rows
 
 
@@ -27,10 +28,16 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
-def _run(data: Path, out: Path, cache: Path, protocol: str = "track", rows: str = "cnn_mfcc,lstm_mfcc", **kw):
+def _runtime(cache: Path) -> Runtime:
+    return Runtime(cache_dir=cache, workers=1, progress=False)
+
+
+def _run(data: Path, out: Path, cache: Path, protocol: str = "track", rows: str = "cnn_mfcc,lstm_mfcc",
+         k: int = 5, eval_data: Path | None = None):  # fmt: skip
     return run_study(
-        data, out, rows=select_rows(rows, None), protocol=protocol, epochs=2, seed=0,
-        segment=SegmentConfig(clip_seconds=6.0), cache_root=cache, workers=1, progress=False, **kw,
+        data, out, rows=select_rows(rows, None), protocol=ProtocolSpec(protocol, seed=0, k=k),
+        train=TrainSpec(epochs=2, seed=0), segment=SegmentConfig(clip_seconds=6.0), runtime=_runtime(cache),
+        heldout=HeldOut(eval_data) if eval_data is not None else None,
     )  # fmt: skip
 
 
@@ -39,11 +46,12 @@ def test_study_writes_the_report_and_resumes_without_retraining(
 ) -> None:
     out = tmp_path / "study"
     report = _run(tiny_demo, out, cache, rows="cnn_mfcc,lstm_mfcc,waveform_cnn")
-    assert [r["key"] for r in report.rows] == ["cnn_mfcc", "lstm_mfcc", "waveform_cnn"]
+    assert [r.key for r in report.rows] == ["cnn_mfcc", "lstm_mfcc", "waveform_cnn"]
     for r in report.rows:
-        assert 0.0 <= r["segment_accuracy"] <= 1.0 and 0.0 <= r["track_accuracy"] <= 1.0
-        assert r["n_params"] > 0 and 1 <= r["best_epoch"] <= 2
-        run = Path(r["run_dir"])
+        s = r.summary
+        assert 0.0 <= s.segment_accuracy <= 1.0 and 0.0 <= s.track_accuracy <= 1.0
+        assert s.n_params > 0 and 1 <= s.best_epoch <= 2
+        run = Path(r.run_dir)
         for name in (
             "model.ckpt",
             "history.json",
@@ -73,7 +81,7 @@ def test_study_writes_the_report_and_resumes_without_retraining(
 
     monkeypatch.setattr(trainer, "train_model", boom)
     again = _run(tiny_demo, out, cache, rows="cnn_mfcc,lstm_mfcc,waveform_cnn")
-    assert [r["track_accuracy"] for r in again.rows] == [r["track_accuracy"] for r in report.rows]
+    assert [r.summary.track_accuracy for r in again.rows] == [r.summary.track_accuracy for r in report.rows]
 
 
 def test_leaky_segment_protocol_is_labelled_in_every_output(
@@ -81,7 +89,7 @@ def test_leaky_segment_protocol_is_labelled_in_every_output(
 ) -> None:
     out = tmp_path / "leaky"
     report = _run(tiny_demo, out, cache, protocol="segment", rows="cnn_mfcc")
-    assert report.rows[0]["leaky"] is True
+    assert report.rows[0].summary.leaky is True
     assert "LEAKY" in (out / "report.md").read_text().splitlines()[0]
     assert "LEAKY" in (out / "report.html").read_text()
     split = json.loads((out / "cnn_mfcc" / "split.json").read_text())
@@ -92,13 +100,13 @@ def test_leaky_segment_protocol_is_labelled_in_every_output(
 def test_kfold_reports_mean_and_std(tiny_demo: Path, cache: Path, tmp_path: Path) -> None:
     out = tmp_path / "kfold"
     report = _run(tiny_demo, out, cache, protocol="kfold", rows="cnn_mfcc", k=3)
-    row = report.rows[0]
-    assert row["folds"] == 3 and row["track_accuracy_std"] is not None
-    assert row["n_test_tracks"] == 40  # every track is tested exactly once
+    row = report.rows[0].summary
+    assert row.folds == 3 and row.track_accuracy_std is not None
+    assert row.n_test_tracks == 40  # every track is tested exactly once
     assert sorted(p.name for p in (out / "cnn_mfcc").glob("fold-*")) == ["fold-1", "fold-2", "fold-3"]
     assert "±" in report.markdown_table
     # One confusion matrix pools the test tracks of every fold: each of the 40 tracks exactly once.
-    from musicgenre.reporting import pooled_confusion
+    from musicgenre.report import pooled_confusion
 
     cm, n_folds = pooled_confusion(
         out / "cnn_mfcc", sorted(p.name for p in tiny_demo.iterdir() if p.is_dir())
@@ -112,7 +120,7 @@ def test_held_out_evaluation_uses_only_the_checkpoint(tiny_demo: Path, cache: Pa
     held = make_demo_dataset(tmp_path / "held", tracks_per_genre=3, clip_seconds=3.0, seed=7, progress=False)
     out = tmp_path / "study"
     report = _run(tiny_demo, out, cache, rows="cnn_mfcc", eval_data=held)
-    acc = report.rows[0]["heldout_track_accuracy"]
+    acc = report.rows[0].heldout.track_accuracy
     assert 0.0 <= acc <= 1.0
     metrics = json.loads((out / "cnn_mfcc" / "eval-held" / "evaluation.json").read_text())
     assert metrics["n_test_tracks"] == 30 and metrics["track_accuracy"] == acc
@@ -126,9 +134,8 @@ def test_held_out_evaluation_can_keep_the_padding(tiny_demo: Path, cache: Path, 
     held = make_demo_dataset(tmp_path / "held", tracks_per_genre=2, clip_seconds=3.0, seed=7, progress=False)
     out = tmp_path / "study"
     _run(tiny_demo, out, cache, rows="cnn_mfcc")
-    kept = evaluate_run(out / "cnn_mfcc", data_dir=held, cache_root=cache, workers=1, progress=False,
-                        heldout_max_padding=None)  # fmt: skip
-    assert kept["n_test_tracks"] == 20 and kept["n_test_segments"] == 40 and kept["max_padding"] is None
+    kept = evaluate_run(out / "cnn_mfcc", data_dir=held, runtime=_runtime(cache), eval_max_padding=None)
+    assert kept.n_test_tracks == 20 and kept.n_test_segments == 40 and kept.max_padding is None
 
 
 def test_select_rows() -> None:

@@ -7,7 +7,6 @@ This is the glue between the feature cache, the split protocols, training and ev
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +20,9 @@ from musicgenre.datasets.index import scan_dataset
 from musicgenre.errors import DatasetError, MusicGenreError
 from musicgenre.features.registry import FeatureConfig, make_config
 from musicgenre.fileio import read_json, write_json
+from musicgenre.results import HELD_OUT, RunSummary
 from musicgenre.settings import shared_dir
-
-#: Held-out evaluation drops segments that are more than half padding (see :func:`evaluate_run`).
-HELDOUT_MAX_PADDING = 0.5
+from musicgenre.specs import EVAL_MAX_PADDING, ProtocolSpec, Runtime, TrainSpec
 
 
 @dataclass
@@ -67,10 +65,7 @@ def prepare_data(
     root: str | Path,
     feature_configs: dict[str, FeatureConfig],
     segment: SegmentConfig,
-    *,
-    cache_root: Path | None = None,
-    workers: int = 2,
-    progress: bool = True,
+    runtime: Runtime = Runtime(),
 ) -> PreparedData:
     """Build (or reuse) the feature stores of ``root`` and align their rows."""
     from musicgenre.store import build_stores
@@ -80,7 +75,14 @@ def prepare_data(
     if not index.tracks:
         raise DatasetError(f"{root}: no audio files found under its genre folders")
     configs = list(feature_configs.values())
-    stores = build_stores(index, configs, segment, cache_root=cache_root, workers=workers, progress=progress)
+    stores = build_stores(
+        index,
+        configs,
+        segment,
+        cache_root=runtime.cache_dir,
+        workers=runtime.workers,
+        progress=runtime.progress,
+    )
     by_name = {name: stores[cfg.key()] for name, cfg in feature_configs.items()}
     first = next(iter(by_name.values()))
     keys = {name: _row_keys(s) for name, s in by_name.items()}
@@ -137,15 +139,9 @@ def default_split_dir() -> Path:
     return shared_dir() / "data" / "gtzan-splits"
 
 
-def protocol_splits(
-    data: PreparedData,
-    protocol: str,
-    *,
-    seed: int = 0,
-    k: int = 5,
-    split_dir: Path | None = None,
-) -> list[splits_mod.Split]:
-    """The split(s) of ``protocol`` over ``data``'s rows: one, or ``k`` for k-fold."""
+def protocol_splits(data: PreparedData, spec: ProtocolSpec) -> list[splits_mod.Split]:
+    """The split(s) of ``spec`` over ``data``'s rows: one, or ``k`` for k-fold."""
+    protocol, seed, k, split_dir = spec.name, spec.seed, spec.k, spec.split_dir
     if protocol == "track":
         return [splits_mod.track_split(data.track_ids, data.genres, seed=seed)]
     if protocol == "segment":
@@ -184,14 +180,6 @@ def protocol_splits(
     raise MusicGenreError(f"unknown protocol {protocol!r}; choose one of {', '.join(splits_mod.PROTOCOLS)}")
 
 
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for one value); NaN-free inputs expected."""
-    arr = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
-    if arr.size == 0:
-        return float("nan"), float("nan")
-    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
-
-
 # ----------------------------------------------------------------------------------------- training runs
 def run_split(
     data: PreparedData,
@@ -200,11 +188,10 @@ def run_split(
     split: splits_mod.Split,
     out_dir: Path,
     *,
-    train_config: Any,
-    model_options: dict[str, Any] | None = None,
+    train: TrainSpec,
+    runtime: Runtime,
     meta: dict[str, Any] | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
+) -> RunSummary:
     """Train ``model_name`` on one split, evaluate its best epoch on the split's test rows, write everything.
 
     A finished run (``summary.json`` present) is returned as it is, without retraining.
@@ -215,7 +202,7 @@ def run_split(
     out_dir = Path(out_dir)
     done = out_dir / "summary.json"
     if done.exists():
-        return read_json(done)
+        return RunSummary.from_dict(read_json(done))
     splits_mod.check_disjoint(split, data.track_ids)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "split.json", splits_mod.split_to_dict(split, data.track_ids))
@@ -228,6 +215,7 @@ def run_split(
         "split_notes": split.notes,
         **(meta or {}),
     }
+    train_config = train.config_for(model_name)
     result = train_model(
         model_name,
         inputs,
@@ -238,68 +226,44 @@ def run_split(
         segment_config=data.segment,
         config=train_config,
         out_dir=out_dir,
-        model_options=model_options,
         meta=meta,
-        progress=progress,
+        progress=runtime.progress,
     )
     title = f"{model_name} on {'+'.join(input_names)} — {split.name}" + (" (LEAKY)" if split.leaky else "")
     ev = evaluate(result.checkpoint_path, inputs, data.labels, data.track_ids, split.test)
     write_evaluation(ev, out_dir, title=title)
-    summary = {
-        "model": model_name,
-        "inputs": list(input_names),
-        "protocol": split.protocol,
-        "split": split.name,
-        "leaky": split.leaky,
-        "dataset": str(data.root),
-        "segment_accuracy": ev.segment_accuracy,
-        "track_accuracy": ev.track_accuracy,
-        "macro_f1": ev.macro_f1,
-        "n_test_segments": ev.n_segments,
-        "n_test_tracks": ev.n_tracks,
-        "n_params": result.n_params,
-        "train_seconds": result.train_seconds,
-        "best_epoch": result.best_epoch,
-        "epochs": train_config.epochs,
-        "best_valid_accuracy": result.best_valid_acc,
-        "checkpoint": str(Path(result.checkpoint_path).resolve()),
-        "out_dir": str(out_dir),
-    }
-    write_json(done, summary)
+    summary = RunSummary(
+        model=model_name,
+        inputs=tuple(input_names),
+        protocol=split.protocol,
+        split=split.name,
+        leaky=split.leaky,
+        dataset=str(data.root),
+        segment_accuracy=ev.segment_accuracy,
+        track_accuracy=ev.track_accuracy,
+        macro_f1=ev.macro_f1,
+        n_test_segments=ev.n_segments,
+        n_test_tracks=ev.n_tracks,
+        n_params=result.n_params,
+        train_seconds=result.train_seconds,
+        best_epoch=result.best_epoch,
+        epochs=train_config.epochs,
+        best_valid_accuracy=result.best_valid_acc,
+        checkpoints=(str(Path(result.checkpoint_path).resolve()),),
+        out_dir=str(out_dir),
+    )
+    write_json(done, summary.to_dict())
     return summary
 
 
-def aggregate(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Combine the folds of one model: mean and standard deviation of every metric."""
-    if len(summaries) == 1:
-        return dict(summaries[0])
-    first = summaries[0]
-    out = {k: first[k] for k in ("model", "inputs", "protocol", "leaky", "dataset", "n_params", "epochs")}
-    out["split"] = f"{len(summaries)} folds"
-    out["folds"] = len(summaries)
-    for key in ("segment_accuracy", "track_accuracy", "macro_f1", "best_epoch", "train_seconds"):
-        m, s = mean_std([x[key] for x in summaries])
-        out[key], out[f"{key}_std"] = m, s
-    out["train_seconds"] = float(sum(x["train_seconds"] for x in summaries))
-    out.pop("train_seconds_std", None)
-    out["n_test_tracks"] = int(sum(x["n_test_tracks"] for x in summaries))
-    out["checkpoints"] = [x["checkpoint"] for x in summaries]
-    return out
-
-
-def make_train_config(
-    model_name: str, *, epochs: int, seed: int, batch_size: int | None = None, lr: float | None = None
-) -> Any:
-    """The training config for ``model_name`` with the CLI's overrides applied."""
-    from musicgenre.training.trainer import default_train_config
-
-    cfg = default_train_config(model_name)
-    cfg.epochs, cfg.seed = epochs, seed
-    if batch_size is not None:
-        cfg.batch_size = batch_size
-    if lr is not None:
-        cfg.lr = lr
-    return cfg
+def run_dirs(out_dir: Path, protocol: ProtocolSpec, n_splits: int) -> list[tuple[int, Path]]:
+    """``(split number, run folder)`` of the splits to run: ``out_dir/fold-i`` under k-fold, else ``out_dir``."""
+    chosen = list(range(1, n_splits + 1))
+    if protocol.fold is not None:
+        if protocol.name != "kfold" or protocol.fold > n_splits:
+            raise MusicGenreError(f"--fold {protocol.fold} needs --split kfold with k >= {protocol.fold}")
+        chosen = [protocol.fold]
+    return [(i, out_dir / f"fold-{i}" if protocol.name == "kfold" else out_dir) for i in chosen]
 
 
 def run_experiment(
@@ -308,25 +272,16 @@ def run_experiment(
     input_names: Sequence[str],
     out_dir: Path,
     *,
-    protocol: str = "track",
-    epochs: int = 30,
-    batch_size: int | None = None,
-    lr: float | None = None,
-    seed: int = 0,
-    k: int = 5,
-    fold: int | None = None,
-    split_dir: Path | None = None,
+    protocol: ProtocolSpec = ProtocolSpec(),
+    train: TrainSpec = TrainSpec(),
     segment: SegmentConfig | None = None,
-    cache_root: Path | None = None,
-    workers: int = 2,
-    progress: bool = True,
-) -> dict[str, Any]:
+    runtime: Runtime = Runtime(),
+) -> RunSummary:
     """``musicgenre train``: features (cached), split, train, evaluate. k-fold runs go to ``out_dir/fold-i``."""
     segment = segment or SegmentConfig()
     configs = feature_configs_for(input_names)
-    data = prepare_data(data_dir, configs, segment, cache_root=cache_root, workers=workers, progress=progress)
-    all_splits = protocol_splits(data, protocol, seed=seed, k=k, split_dir=split_dir)
-    train_cfg = make_train_config(model_name, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr)
+    data = prepare_data(data_dir, configs, segment, runtime)
+    all_splits = protocol_splits(data, protocol)
     out_dir = Path(out_dir)
     write_json(
         out_dir / "run.json",
@@ -334,31 +289,22 @@ def run_experiment(
             "data_dir": str(Path(data_dir).resolve()),
             "model": model_name,
             "inputs": list(input_names),
-            "protocol": protocol,
-            "seed": seed,
-            "k": k,
-            "split_dir": str(split_dir) if split_dir else None,
+            "protocol": protocol.name,
+            "seed": protocol.seed,
+            "k": protocol.k,
+            "split_dir": str(protocol.split_dir) if protocol.split_dir else None,
             "segment": segment.to_dict(),
             "features": {n: c.to_dict() for n, c in configs.items()},
-            "cache_root": str(cache_root) if cache_root else None,
+            "cache_root": str(runtime.cache_dir) if runtime.cache_dir else None,
         },
     )
-    chosen = list(enumerate(all_splits, start=1))
-    if fold is not None:
-        if protocol != "kfold" or fold > len(all_splits):
-            raise MusicGenreError(f"--fold {fold} needs --split kfold with k >= {fold}")
-        chosen = [chosen[fold - 1]]
-    summaries = []
-    for i, split in chosen:
-        run_dir = out_dir / f"fold-{i}" if protocol == "kfold" else out_dir
-        summaries.append(
-            run_split(
-                data, model_name, input_names, split, run_dir, train_config=train_cfg, progress=progress
-            )
-        )
-    summary = aggregate(summaries)
+    summaries = [
+        run_split(data, model_name, input_names, all_splits[i - 1], run_dir, train=train, runtime=runtime)
+        for i, run_dir in run_dirs(out_dir, protocol, len(all_splits))
+    ]
+    summary = RunSummary.aggregate(summaries)
     if len(summaries) > 1:
-        write_json(out_dir / "summary.json", summary)
+        write_json(out_dir / "summary.json", summary.to_dict())
     return summary
 
 
@@ -367,19 +313,17 @@ def evaluate_run(
     *,
     data_dir: Path | None = None,
     out_dir: Path | None = None,
-    cache_root: Path | None = None,
-    workers: int = 2,
-    progress: bool = True,
-    heldout_max_padding: float | None = HELDOUT_MAX_PADDING,
-) -> dict[str, Any]:
+    runtime: Runtime = Runtime(),
+    eval_max_padding: float | None = EVAL_MAX_PADDING,
+) -> RunSummary:
     """``musicgenre evaluate``: re-evaluate a run's checkpoint(s) on its test split, or on another dataset.
 
     With ``data_dir``, every track of that dataset is a test track (its genres must be among the
     checkpoint's labels); use it for held-out data such as GTZAN excerpts of unseen tracks. There,
-    segments whose padded fraction exceeds ``heldout_max_padding`` (or the checkpoint's own, stricter,
-    limit) are dropped (the first segment of a
-    clip is always kept), whatever the checkpoint was trained with: a 2.5 s excerpt padded to a 30 s clip
-    would otherwise be judged mostly on nine segments of silence. ``None`` keeps the checkpoint's setting.
+    segments whose padded fraction exceeds ``eval_max_padding`` (or the checkpoint's own, stricter,
+    limit) are dropped (the first segment of a clip is always kept), whatever the checkpoint was trained
+    with: a 2.5 s excerpt padded to a 30 s clip would otherwise be judged mostly on nine segments of
+    silence. ``None`` keeps the checkpoint's setting.
     """
     from musicgenre.checkpoint import load_checkpoint
     from musicgenre.evaluation.metrics import evaluate, write_evaluation
@@ -396,21 +340,17 @@ def evaluate_run(
         segment = SegmentConfig.from_dict(ckpt.segment)
         if data_dir is None:
             src = Path(ckpt.meta.get("dataset", ""))
-            data = prepare_data(
-                src, configs, segment, cache_root=cache_root, workers=workers, progress=progress
-            )
+            data = prepare_data(src, configs, segment, runtime)
             sides = read_json(ckpt_path.parent / "split.json")["tracks"]
             rows = np.flatnonzero(np.isin(data.track_ids, sides["test"]))
             target = Path(out_dir) if out_dir else ckpt_path.parent
             labels = _labels_for(data, ckpt.labels)
         else:
-            if heldout_max_padding is not None:
+            if eval_max_padding is not None:
                 own = segment.max_padding
-                limit = heldout_max_padding if own is None else min(own, heldout_max_padding)
+                limit = eval_max_padding if own is None else min(own, eval_max_padding)
                 segment = dataclasses.replace(segment, max_padding=limit)
-            data = prepare_data(
-                data_dir, configs, segment, cache_root=cache_root, workers=workers, progress=progress
-            )
+            data = prepare_data(data_dir, configs, segment, runtime)
             labels = _labels_for(data, ckpt.labels)
             rows = np.flatnonzero(labels >= 0)
             name = Path(data_dir).resolve().name
@@ -419,29 +359,25 @@ def evaluate_run(
         ev = evaluate(ckpt_path, data.inputs, labels, data.track_ids, rows)
         title = f"{ckpt.model_name} on {'+'.join(ckpt.inputs)} — evaluated on {data.root}"
         write_evaluation(ev, target, title=title)
-        summary = {
-            "model": ckpt.model_name,
-            "inputs": list(ckpt.inputs),
-            "protocol": ckpt.meta.get("protocol", "?") if data_dir is None else "held-out",
-            "leaky": bool(ckpt.meta.get("leaky", False)) and data_dir is None,
-            "dataset": str(data.root),
-            "segment_accuracy": ev.segment_accuracy,
-            "track_accuracy": ev.track_accuracy,
-            "macro_f1": ev.macro_f1,
-            "n_test_tracks": ev.n_tracks,
-            "n_test_segments": len(rows),
-            "max_padding": segment.max_padding,
-            "out_dir": str(target),
-        }
-        write_json(target / "evaluation.json", summary)
+        summary = RunSummary(
+            model=ckpt.model_name,
+            inputs=tuple(ckpt.inputs),
+            protocol=ckpt.meta.get("protocol", "?") if data_dir is None else HELD_OUT,
+            split=ckpt.meta.get("split", "?") if data_dir is None else HELD_OUT,
+            leaky=bool(ckpt.meta.get("leaky", False)) and data_dir is None,
+            dataset=str(data.root),
+            segment_accuracy=ev.segment_accuracy,
+            track_accuracy=ev.track_accuracy,
+            macro_f1=ev.macro_f1,
+            n_test_tracks=ev.n_tracks,
+            n_test_segments=len(rows),
+            max_padding=segment.max_padding,
+            checkpoints=(str(ckpt_path.resolve()),),
+            out_dir=str(target),
+        )
+        write_json(target / "evaluation.json", summary.to_dict())
         summaries.append(summary)
-    if len(summaries) == 1:
-        return summaries[0]
-    out = dict(summaries[0])
-    for key in ("segment_accuracy", "track_accuracy", "macro_f1"):
-        out[key], out[f"{key}_std"] = mean_std([s[key] for s in summaries])
-    out["out_dir"] = str(Path(summaries[0]["out_dir"]).parent)
-    return out
+    return RunSummary.aggregate(summaries)
 
 
 def _labels_for(data: PreparedData, label_names: Sequence[str]) -> np.ndarray:

@@ -9,23 +9,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+import numpy as np
 
 from musicgenre.audio.segment import SegmentConfig
 from musicgenre.errors import MusicGenreError
 from musicgenre.experiment import (
-    HELDOUT_MAX_PADDING,
-    aggregate,
+    PreparedData,
     evaluate_run,
     feature_configs_for,
-    make_train_config,
     prepare_data,
     protocol_splits,
+    run_dirs,
     run_split,
 )
 from musicgenre.fileio import write_json
+from musicgenre.report.types import ExampleSegment, StudyFacts, StudyReport
+from musicgenre.results import RunSummary, StudyResult
+from musicgenre.specs import HeldOut, ProtocolSpec, Runtime, TrainSpec
 
 
 @dataclass(frozen=True)
@@ -84,13 +87,37 @@ def select_rows(models: str | None, inputs: str | None) -> list[StudyRow]:
     return rows
 
 
-@dataclass
-class StudyReport:
-    """What ``run_study`` wrote: the report path, the results table and one summary per row."""
+def example_segment(data: PreparedData) -> ExampleSegment | None:
+    """The four inputs of one segment of the dataset's first track, for the report's figure.
 
-    path: Path
-    markdown_table: str
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    The second segment is used when it is mostly music (the first often starts quietly); inputs that cannot
+    be computed (e.g. no YAMNet weights) are left out with a note.
+    """
+    from musicgenre.audio.io import load_audio
+    from musicgenre.audio.segment import split_segments
+    from musicgenre.datasets.index import scan_dataset
+    from musicgenre.features.registry import extract_many, make_config
+    from musicgenre.report.figures import FOUR_INPUTS
+
+    if not data.n_rows:
+        return None
+    track_id = data.track_ids[0]
+    track = next(t for t in scan_dataset(data.root).tracks if t.track_id == track_id)
+    segs = split_segments(load_audio(track.path, data.segment.sample_rate), data.segment)
+    seg_i = 1 if len(segs) > 1 and segs.padding[1] < 0.5 else 0
+    seg = segs.samples[seg_i : seg_i + 1]
+    arrays: dict[str, np.ndarray] = {"waveform": seg[0]}
+    notes: list[str] = []
+    for cfg in [make_config(n) for n in FOUR_INPUTS if n != "waveform"]:
+        try:
+            arrays[cfg.name] = extract_many([cfg], seg, data.segment.sample_rate)[cfg.key()][0]
+        except (MusicGenreError, KeyError) as exc:
+            notes.append(f"{cfg.name}: not shown ({exc})")
+    caption = (
+        f"{track.genre} track {track.track_id}, segment {int(segs.index[seg_i])} "
+        f"({data.segment.segment_seconds:g} s)"
+    )
+    return ExampleSegment(arrays, caption, data.segment.sample_rate, tuple(notes))
 
 
 def run_study(
@@ -98,22 +125,16 @@ def run_study(
     out_dir: str | Path,
     *,
     rows: Sequence[StudyRow] | None = None,
-    protocol: str = "track",
-    epochs: int = 30,
-    seed: int = 0,
-    k: int = 5,
-    split_dir: Path | None = None,
-    eval_data: Path | None = None,
-    eval_max_padding: float | None = HELDOUT_MAX_PADDING,
+    protocol: ProtocolSpec = ProtocolSpec(),
+    train: TrainSpec = TrainSpec(),
     segment: SegmentConfig | None = None,
-    cache_root: Path | None = None,
-    workers: int = 2,
-    progress: bool = True,
+    runtime: Runtime = Runtime(),
+    heldout: HeldOut | None = None,
     dataset_label: str | None = None,
     command: str | None = None,
 ) -> StudyReport:
     """Run every row under ``protocol``, then write results.{md,csv,json}, figures, report.md and report.html."""
-    from musicgenre.reporting import write_study_report
+    from musicgenre.report import write_study_report
 
     rows = list(rows or STUDY_ROWS)
     out_dir = Path(out_dir)
@@ -121,68 +142,64 @@ def run_study(
     input_names = list(dict.fromkeys(i for r in rows for i in r.inputs))
     configs = feature_configs_for(input_names)
     t0 = time.perf_counter()
-    data = prepare_data(data_dir, configs, segment, cache_root=cache_root, workers=workers, progress=progress)
+    data = prepare_data(data_dir, configs, segment, runtime)
     feature_seconds = time.perf_counter() - t0
-    all_splits = protocol_splits(data, protocol, seed=seed, k=k, split_dir=split_dir)
-    results: list[dict[str, Any]] = []
+    all_splits = protocol_splits(data, protocol)
+    results: list[StudyResult] = []
     for n, row in enumerate(rows, start=1):
-        if progress:
+        if runtime.progress:
             print(
-                f"[{n}/{len(rows)}] {row.label}: {row.model} on {'+'.join(row.inputs)} ({protocol})",
+                f"[{n}/{len(rows)}] {row.label}: {row.model} on {'+'.join(row.inputs)} ({protocol.name})",
                 flush=True,
             )
-        train_cfg = make_train_config(row.model, epochs=epochs, seed=seed)
-        summaries = []
-        for i, split in enumerate(all_splits, start=1):
-            run_dir = out_dir / row.key / (f"fold-{i}" if protocol == "kfold" else "")
-            summaries.append(
-                run_split(
-                    data,
-                    row.model,
-                    row.inputs,
-                    split,
-                    run_dir,
-                    train_config=train_cfg,
-                    meta={"study_row": row.key},
-                    progress=progress,
-                )
+        run_dir = out_dir / row.key
+        summaries = [
+            run_split(
+                data,
+                row.model,
+                row.inputs,
+                all_splits[i - 1],
+                split_dir,
+                train=train,
+                runtime=runtime,
+                meta={"study_row": row.key},
             )
-        summary = aggregate(summaries)
-        summary.update({"key": row.key, "label": row.label, "study_accuracy": row.study_accuracy})
-        summary["run_dir"] = str(out_dir / row.key)
-        if eval_data is not None:
+            for i, split_dir in run_dirs(run_dir, protocol, len(all_splits))
+        ]
+        held = None
+        if heldout is not None:
             held = evaluate_run(
-                out_dir / row.key,
-                data_dir=Path(eval_data),
-                cache_root=cache_root,
-                workers=workers,
-                progress=progress,
-                heldout_max_padding=eval_max_padding,
+                run_dir, data_dir=heldout.data_dir, runtime=runtime, eval_max_padding=heldout.max_padding
             )
-            summary["heldout_track_accuracy"] = held["track_accuracy"]
-            summary["heldout_track_accuracy_std"] = held.get("track_accuracy_std")
-            summary["heldout_macro_f1"] = held["macro_f1"]
-        results.append(summary)
-        write_json(out_dir / row.key / "row.json", summary)
-    facts = {
-        "data_dir": str(Path(data_dir).resolve()),
-        "dataset_label": dataset_label or Path(data_dir).resolve().name,
-        "protocol": protocol,
-        "leaky": any(s.leaky for s in all_splits),
-        "split_notes": all_splits[0].notes,
-        "n_splits": len(all_splits),
-        "split_sizes": [s.sizes() for s in all_splits],
-        "n_tracks": len(set(data.track_ids.tolist())),
-        "n_segments": data.n_rows,
-        "genres": data.label_names,
-        "epochs": epochs,
-        "seed": seed,
-        "segment": segment.to_dict(),
-        "feature_seconds": feature_seconds,
-        "skipped_files": data.errors,
-        "eval_data": str(Path(eval_data).resolve()) if eval_data else None,
-        "eval_max_padding": eval_max_padding,
-        "command": command,
-        "example_track": data.track_ids[0] if data.n_rows else None,
-    }
-    return write_study_report(out_dir, results, facts, data)
+        result = StudyResult(
+            key=row.key,
+            label=row.label,
+            study_accuracy=row.study_accuracy,
+            summary=RunSummary.aggregate(summaries),
+            run_dir=str(run_dir),
+            heldout=held,
+        )
+        results.append(result)
+        write_json(run_dir / "row.json", result.to_row())
+    facts = StudyFacts(
+        data_dir=str(Path(data_dir).resolve()),
+        dataset_label=dataset_label or Path(data_dir).resolve().name,
+        protocol=protocol.name,
+        leaky=any(s.leaky for s in all_splits),
+        split_notes=list(all_splits[0].notes),
+        n_splits=len(all_splits),
+        split_sizes=[s.sizes() for s in all_splits],
+        n_tracks=len(set(data.track_ids.tolist())),
+        n_segments=data.n_rows,
+        genres=list(data.label_names),
+        epochs=train.epochs,
+        seed=train.seed,
+        segment=segment.to_dict(),
+        feature_seconds=feature_seconds,
+        skipped_files=[tuple(e) for e in data.errors],
+        eval_data=str(Path(heldout.data_dir).resolve()) if heldout else None,
+        eval_max_padding=heldout.max_padding if heldout else None,
+        command=command,
+        example=example_segment(data),
+    )
+    return write_study_report(out_dir, results, facts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,15 +14,22 @@ from musicgenre.audio.segment import SegmentConfig
 from musicgenre.cli.common import (
     CONTEXT_SETTINGS,
     FriendlyGroup,
-    cache_options,
+    eval_padding_option,
     feature_choice,
-    heldout_padding_option,
     model_choice,
+    quiet_option,
+    run_options,
+    runtime_options,
     segment_options,
+    yamnet_weights_option,
 )
 from musicgenre.cli.predict import predict
 from musicgenre.cli.yamnet import yamnet
-from musicgenre.splits import LEAKY_WARNING, PROTOCOLS
+from musicgenre.specs import HeldOut, ProtocolSpec, Runtime, TrainSpec
+from musicgenre.splits import LEAKY_WARNING
+
+if TYPE_CHECKING:
+    from musicgenre.results import RunSummary
 
 
 @click.group(cls=FriendlyGroup, context_settings=CONTEXT_SETTINGS)
@@ -44,7 +52,7 @@ def main(ctx: click.Context, debug: bool) -> None:
     "--min-tracks", type=int, default=2, help="Warn about genres with fewer usable tracks than this."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@quiet_option
 def validate(data_dir: Path, min_tracks: int, as_json: bool, quiet: bool) -> None:
     """Check every file of DATA_DIR: unreadable, empty, truncated, silent or non-audio files, thin genres.
 
@@ -70,23 +78,15 @@ def validate(data_dir: Path, min_tracks: int, as_json: bool, quiet: bool) -> Non
     required=True,
     help="Feature(s) to extract; repeat the option for several.",
 )
-@click.option(
-    "--yamnet-weights",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="YAMNet weights (.h5 or .tflite) for YAMNet features [default: see README].",
-)
+@yamnet_weights_option
 @segment_options
-@cache_options
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@runtime_options
 def features(
     data_dir: Path,
     features: tuple[str, ...],
     yamnet_weights: Path | None,
     segment: SegmentConfig,
-    cache_dir: Path | None,
-    workers: int,
-    quiet: bool,
+    runtime: Runtime,
 ) -> None:
     """Extract features of every segment of DATA_DIR into the cache (resumable; both cores by default)."""
     from musicgenre.experiment import feature_configs_for, prepare_data
@@ -94,7 +94,7 @@ def features(
     _set_yamnet_weights(yamnet_weights)
     configs = feature_configs_for(list(dict.fromkeys(features)))
     start = time.perf_counter()
-    data = prepare_data(data_dir, configs, segment, cache_root=cache_dir, workers=workers, progress=not quiet)
+    data = prepare_data(data_dir, configs, segment, runtime)
     seconds = time.perf_counter() - start
     n_tracks = len(set(data.track_ids.tolist()))
     click.echo(f"{data.root}: {n_tracks} tracks, {data.n_rows} segments of {segment.segment_seconds:g} s")
@@ -125,25 +125,7 @@ def _set_yamnet_weights(path: Path | None) -> None:
     default=["mfcc"],
     help="Input feature(s); repeat for the combined model.",
 )
-@click.option(
-    "--split",
-    "protocol",
-    type=click.Choice(PROTOCOLS),
-    default="track",
-    help="Evaluation protocol. 'segment' is the study's LEAKY random split of segments.",
-)
-@click.option("--epochs", type=click.IntRange(1), default=30, help="Training epochs (best epoch is kept).")
-@click.option("--batch-size", type=click.IntRange(1), default=None, help="Batch size [default: the model's].")
-@click.option("--lr", type=float, default=None, help="Peak learning rate [default: the model's].")
-@click.option("--seed", type=int, default=0, help="Seed for the split, initialisation and batch order.")
-@click.option("--k", "k", type=click.IntRange(2), default=5, help="Folds for --split kfold.")
-@click.option("--fold", type=click.IntRange(1), default=None, help="Run only this fold (1-based) of kfold.")
-@click.option(
-    "--split-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Folder of *_filtered.txt lists for --split fault-filtered [default: <shared>/data/gtzan-splits].",
-)
+@run_options("--split", tuning=True)
 @click.option(
     "--out",
     "-o",
@@ -151,28 +133,19 @@ def _set_yamnet_weights(path: Path | None) -> None:
     default=None,
     help="Run directory [default: runs/<model>-<inputs>-<split>].",
 )
-@click.option("--yamnet-weights", type=click.Path(path_type=Path), default=None, help="YAMNet weights file.")
+@yamnet_weights_option
 @segment_options
-@cache_options
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@runtime_options
 def train(
     data_dir: Path,
     model: str,
     inputs: tuple[str, ...],
-    protocol: str,
-    epochs: int,
-    batch_size: int | None,
-    lr: float | None,
-    seed: int,
-    k: int,
-    fold: int | None,
-    split_dir: Path | None,
+    protocol: ProtocolSpec,
+    train: TrainSpec,
     out: Path | None,
     yamnet_weights: Path | None,
     segment: SegmentConfig,
-    cache_dir: Path | None,
-    workers: int,
-    quiet: bool,
+    runtime: Runtime,
 ) -> None:
     """Train MODEL on cached INPUT features of DATA_DIR, keep the best epoch, and evaluate on the test split.
 
@@ -182,41 +155,33 @@ def train(
     from musicgenre.experiment import run_experiment
 
     _set_yamnet_weights(yamnet_weights)
-    if protocol == "segment":
+    if protocol.name == "segment":
         click.secho(LEAKY_WARNING, fg="yellow", err=True)
-    out = out or Path("runs") / f"{model}-{'+'.join(inputs)}-{protocol}"
+    out = out or Path("runs") / f"{model}-{'+'.join(inputs)}-{protocol.name}"
     summary = run_experiment(
         data_dir,
         model,
         list(dict.fromkeys(inputs)),
         out,
         protocol=protocol,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        k=k,
-        fold=fold,
-        split_dir=split_dir,
+        train=train,
         segment=segment,
-        cache_root=cache_dir,
-        workers=workers,
-        progress=not quiet,
+        runtime=runtime,
     )
     click.echo(_summary_line(summary))
     click.echo(f"results in {out}")
 
 
-def _summary_line(s: dict) -> str:
-    def fmt(key: str) -> str:
-        v, sd = s.get(key), s.get(f"{key}_std")
+def _summary_line(s: RunSummary) -> str:
+    def fmt(metric: str) -> str:
+        v, sd = s.score(metric)
         if v is None:
             return "n/a"
         return f"{v:.3f}" + (f" ± {sd:.3f}" if sd is not None else "")
 
-    leak = "  [LEAKY segment split]" if s.get("leaky") else ""
+    leak = "  [LEAKY segment split]" if s.leaky else ""
     return (
-        f"{s['model']} on {'+'.join(s['inputs'])} ({s['protocol']}): track accuracy {fmt('track_accuracy')}, "
+        f"{s.model} on {'+'.join(s.inputs)} ({s.protocol}): track accuracy {fmt('track_accuracy')}, "
         f"segment accuracy {fmt('segment_accuracy')}, macro-F1 {fmt('macro_f1')}{leak}"
     )
 
@@ -239,55 +204,35 @@ def _summary_line(s: dict) -> str:
     default=None,
     help="Where to write the metrics [default: RUN_DIR, or RUN_DIR/eval-<data name> with --data].",
 )
-@heldout_padding_option("--max-padding", "With --data")
-@cache_options
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@eval_padding_option("With --data")
+@runtime_options
 def evaluate(
     run_dir: Path,
     data_dir: Path | None,
     out: Path | None,
-    max_padding: float,
-    cache_dir: Path | None,
-    workers: int,
-    quiet: bool,
+    eval_max_padding: float,
+    runtime: Runtime,
 ) -> None:
     """Evaluate a trained run: segment- and track-level accuracy, per-genre P/R/F1, confusion matrix."""
     from musicgenre.experiment import evaluate_run
 
     summary = evaluate_run(
-        run_dir,
-        data_dir=data_dir,
-        out_dir=out,
-        cache_root=cache_dir,
-        workers=workers,
-        progress=not quiet,
-        heldout_max_padding=max_padding,
+        run_dir, data_dir=data_dir, out_dir=out, runtime=runtime, eval_max_padding=eval_max_padding
     )
     click.echo(_summary_line(summary))
-    click.echo(f"metrics in {summary['out_dir']}")
+    click.echo(f"metrics in {summary.out_dir}")
 
 
 # --------------------------------------------------------------------------------------------- study
 @main.command()
 @click.argument("data_dir", type=click.Path(path_type=Path))
-@click.option(
-    "--protocol",
-    type=click.Choice(PROTOCOLS),
-    default="track",
-    help="Evaluation protocol; 'segment' reproduces the study's LEAKY split.",
-)
+@run_options("--protocol", tuning=False)
 @click.option(
     "--models",
     default=None,
     help="Comma-separated row keys or model kinds to run [default: all rows; see --list].",
 )
 @click.option("--inputs", default=None, help="Comma-separated inputs; keep only rows using just these.")
-@click.option("--epochs", type=click.IntRange(1), default=30, help="Training epochs per model.")
-@click.option("--seed", type=int, default=0, help="Seed for splits and training.")
-@click.option("--k", "k", type=click.IntRange(2), default=5, help="Folds for --protocol kfold.")
-@click.option(
-    "--split-dir", type=click.Path(path_type=Path), default=None, help="Split lists for fault-filtered."
-)
 @click.option(
     "--eval-data",
     type=click.Path(path_type=Path),
@@ -301,30 +246,24 @@ def evaluate(
     default=None,
     help="Study directory [default: runs/study-<protocol>].",
 )
-@heldout_padding_option("--eval-max-padding", "On --eval-data")
+@eval_padding_option("On --eval-data")
 @click.option("--list", "list_rows", is_flag=True, help="List the grid's rows and exit.")
-@click.option("--yamnet-weights", type=click.Path(path_type=Path), default=None, help="YAMNet weights file.")
+@yamnet_weights_option
 @segment_options
-@cache_options
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@runtime_options
 def study(
     data_dir: Path,
-    protocol: str,
+    protocol: ProtocolSpec,
+    train: TrainSpec,
     models: str | None,
     inputs: str | None,
-    epochs: int,
-    seed: int,
-    k: int,
-    split_dir: Path | None,
     eval_data: Path | None,
     eval_max_padding: float,
     out: Path | None,
     list_rows: bool,
     yamnet_weights: Path | None,
     segment: SegmentConfig,
-    cache_dir: Path | None,
-    workers: int,
-    quiet: bool,
+    runtime: Runtime,
 ) -> None:
     """Run the study's grid of models x inputs on DATA_DIR and write report.md / report.html.
 
@@ -340,24 +279,18 @@ def study(
             click.echo(f"{mark} {r.key:<22} {r.label:<30} study {ref}  {r.model} on {'+'.join(r.inputs)}")
         return
     _set_yamnet_weights(yamnet_weights)
-    if protocol == "segment":
+    if protocol.name == "segment":
         click.secho(LEAKY_WARNING, fg="yellow", err=True)
-    out = out or Path("runs") / f"study-{protocol}"
+    out = out or Path("runs") / f"study-{protocol.name}"
     report = run_study(
         data_dir,
         out,
         rows=rows,
         protocol=protocol,
-        epochs=epochs,
-        seed=seed,
-        k=k,
-        split_dir=split_dir,
-        eval_data=eval_data,
-        eval_max_padding=eval_max_padding,
+        train=train,
         segment=segment,
-        cache_root=cache_dir,
-        workers=workers,
-        progress=not quiet,
+        runtime=runtime,
+        heldout=HeldOut(eval_data, eval_max_padding) if eval_data is not None else None,
         command=_command_line(),
     )
     click.echo(report.markdown_table)
@@ -380,7 +313,7 @@ def _command_line() -> str:
 @click.option("--tracks-per-genre", type=click.IntRange(3), default=10, help="Synthetic tracks per genre.")
 @click.option("--epochs", type=click.IntRange(1), default=30, help="Training epochs.")
 @click.option("--seed", type=int, default=0, help="Seed of the synthetic data, the split and training.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@quiet_option
 def demo(out: Path, tracks_per_genre: int, epochs: int, seed: int, quiet: bool) -> None:
     """End to end on a built-in SYNTHETIC 10-genre dataset: generate, extract, train, evaluate, report.
 
@@ -397,12 +330,9 @@ def demo(out: Path, tracks_per_genre: int, epochs: int, seed: int, quiet: bool) 
         data_dir,
         out,
         rows=select_rows("cnn_mfcc,lstm_mfcc", None),
-        protocol="track",
-        epochs=epochs,
-        seed=seed,
-        cache_root=out / "cache",
-        workers=2,
-        progress=not quiet,
+        protocol=ProtocolSpec("track", seed=seed),
+        train=TrainSpec(epochs=epochs, seed=seed),
+        runtime=Runtime(cache_dir=out / "cache", workers=2, progress=not quiet),
         dataset_label="synthetic demo",
     )
     click.echo(report.markdown_table)

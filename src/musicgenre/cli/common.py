@@ -58,14 +58,33 @@ def _message(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def heldout_padding_option(flag: str, when: str) -> Callable:
-    """The held-out evaluation's padding limit, as ``flag`` (see ``experiment.evaluate_run``)."""
-    from musicgenre.experiment import HELDOUT_MAX_PADDING
+def yamnet_weights_option(func: Callable) -> Callable:
+    """``--yamnet-weights``: the YAMNet weights file for YAMNet features (``yamnet_weights``)."""
+    return click.option(
+        "--yamnet-weights",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="YAMNet weights (Google's yamnet.h5 or yamnet_int8.tflite) [default: see README].",
+    )(func)
+
+
+def quiet_option(func: Callable) -> Callable:
+    """``--quiet``/``-q``: no progress bars (they are also off when stderr is not a terminal)."""
+    return click.option("--quiet", "-q", is_flag=True, help="No progress bars.")(func)
+
+
+def eval_padding_option(when: str) -> Callable:
+    """``--eval-max-padding``: the held-out evaluation's padding limit (see ``experiment.evaluate_run``).
+
+    Not to be confused with ``--max-padding`` (:func:`segment_options`), which filters the segments a
+    model is trained and tested on under its own protocol.
+    """
+    from musicgenre.specs import EVAL_MAX_PADDING
 
     return click.option(
-        flag,
+        "--eval-max-padding",
         type=click.FloatRange(0.0, 1.0, max_open=True),
-        default=HELDOUT_MAX_PADDING,
+        default=EVAL_MAX_PADDING,
         show_default=True,
         help=f"{when}, drop segments with more padding than this (short excerpts padded to a clip).",
     )
@@ -86,7 +105,8 @@ def segment_options(func: Callable) -> Callable:
         "--max-padding",
         type=click.FloatRange(0.0, 1.0, max_open=True),
         default=None,
-        help="Drop segments whose padded fraction exceeds this (e.g. 0.5); default keeps all, as the study.",
+        help="Drop segments whose padded fraction exceeds this (e.g. 0.5) from training and testing; "
+        "default keeps all, as the study.",
     )
     @functools.wraps(func)
     def wrapper(
@@ -108,8 +128,8 @@ def segment_options(func: Callable) -> Callable:
     return wrapper
 
 
-def cache_options(func: Callable) -> Callable:
-    """``--cache-dir`` and ``--workers``."""
+def runtime_options(func: Callable) -> Callable:
+    """``--cache-dir``, ``--workers`` and ``--quiet``, as a :class:`~musicgenre.specs.Runtime` (``runtime``)."""
 
     @click.option(
         "--cache-dir",
@@ -120,11 +140,92 @@ def cache_options(func: Callable) -> Callable:
     @click.option(
         "--workers", type=click.IntRange(1, 64), default=2, help="Processes for feature extraction."
     )
+    @quiet_option
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, cache_dir: Path | None, workers: int, quiet: bool, **kwargs: Any) -> Any:
+        from musicgenre.specs import Runtime
+
+        kwargs["runtime"] = Runtime(cache_dir=cache_dir, workers=workers, progress=not quiet)
         return func(*args, **kwargs)
 
     return wrapper
+
+
+def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
+    """The protocol and training options of ``train`` and ``study``, as ``protocol`` (ProtocolSpec) and
+    ``train`` (TrainSpec). ``protocol_flag`` is the command's name for the protocol (``--split`` or
+    ``--protocol``; the other is accepted too). ``tuning`` adds ``--fold``, ``--batch-size`` and ``--lr``."""
+    from musicgenre.splits import PROTOCOLS
+
+    other = "--protocol" if protocol_flag == "--split" else "--split"
+
+    def decorate(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(
+            *args: Any,
+            protocol_name: str,
+            seed: int,
+            k: int,
+            split_dir: Path | None,
+            epochs: int,
+            fold: int | None = None,
+            batch_size: int | None = None,
+            lr: float | None = None,
+            **kwargs: Any,
+        ) -> Any:
+            from musicgenre.specs import ProtocolSpec, TrainSpec
+
+            kwargs["protocol"] = ProtocolSpec(protocol_name, seed=seed, k=k, fold=fold, split_dir=split_dir)
+            kwargs["train"] = TrainSpec(epochs=epochs, seed=seed, batch_size=batch_size, lr=lr)
+            return func(*args, **kwargs)
+
+        options = [
+            click.option(
+                protocol_flag,
+                other,
+                "protocol_name",
+                type=click.Choice(PROTOCOLS),
+                default="track",
+                help="Evaluation protocol. 'segment' is the study's LEAKY random split of segments.",
+            ),
+            click.option(
+                "--epochs", type=click.IntRange(1), default=30, help="Training epochs (best epoch is kept)."
+            ),
+            click.option(
+                "--seed", type=int, default=0, help="Seed for the split, initialisation and batch order."
+            ),
+            click.option("--k", "k", type=click.IntRange(2), default=5, help="Folds for the kfold protocol."),
+            click.option(
+                "--split-dir",
+                type=click.Path(path_type=Path),
+                default=None,
+                help="Folder of *_filtered.txt lists for the fault-filtered protocol "
+                "[default: <shared>/data/gtzan-splits].",
+            ),
+        ]
+        if tuning:
+            options += [
+                click.option(
+                    "--fold",
+                    type=click.IntRange(1),
+                    default=None,
+                    help="Run only this fold (1-based) of kfold.",
+                ),
+                click.option(
+                    "--batch-size",
+                    type=click.IntRange(1),
+                    default=None,
+                    help="Batch size [default: the model's].",
+                ),
+                click.option(
+                    "--lr", type=float, default=None, help="Peak learning rate [default: the model's]."
+                ),
+            ]
+        for option in reversed(options):
+            wrapper = option(wrapper)
+        return wrapper
+
+    return decorate
 
 
 class LazyChoice(click.Choice):

@@ -1,0 +1,79 @@
+"""Option groups of a run, as values: what protocol, how to train, and where and how to run.
+
+The CLI builds them once from its options (each option declared once, in :mod:`musicgenre.cli.common`);
+``experiment``, ``study`` and the trainer take them instead of long lists of keyword arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: Held-out evaluation drops segments that are more than half padding (see ``experiment.evaluate_run``).
+EVAL_MAX_PADDING = 0.5
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """How a dataset is split: ``name`` is one of :data:`musicgenre.splits.PROTOCOLS`.
+
+    ``k`` folds for ``kfold`` (``fold`` runs only that one, 1-based); ``split_dir`` holds the lists of
+    ``fault-filtered`` (default ``<shared>/data/gtzan-splits``).
+    """
+
+    name: str = "track"
+    seed: int = 0
+    k: int = 5
+    fold: int | None = None
+    split_dir: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "protocol": self.name,
+            "seed": self.seed,
+            "k": self.k,
+            "fold": self.fold,
+            "split_dir": str(self.split_dir) if self.split_dir else None,
+        }
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Overrides of a model's default training config: epochs, seed, and optionally batch size and lr."""
+
+    epochs: int = 30
+    seed: int = 0
+    batch_size: int | None = None
+    lr: float | None = None
+
+    def config_for(self, model_name: str) -> Any:
+        """The :class:`~musicgenre.training.trainer.TrainConfig` of ``model_name`` with these overrides."""
+        from musicgenre.training.trainer import default_train_config
+
+        cfg = default_train_config(model_name)
+        cfg.epochs, cfg.seed = self.epochs, self.seed
+        if self.batch_size is not None:
+            cfg.batch_size = self.batch_size
+        if self.lr is not None:
+            cfg.lr = self.lr
+        return cfg
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where and how work runs: the feature cache root (``None``: the default), worker processes for
+    feature extraction, and whether to show progress."""
+
+    cache_dir: Path | None = None
+    workers: int = 2
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """A dataset every best checkpoint is also scored on (evaluation only), and its padding limit:
+    segments with a larger padded fraction are dropped there (``None`` keeps the checkpoint's rule)."""
+
+    data_dir: Path
+    max_padding: float | None = EVAL_MAX_PADDING
