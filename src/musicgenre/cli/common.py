@@ -244,13 +244,23 @@ class LazyChoice(click.Choice):
         pass
 
 
-def feature_choice() -> LazyChoice:
-    from musicgenre.features.registry import feature_names
+def _feature_names() -> list[str]:
+    from musicgenre.features import feature_names
 
-    return LazyChoice(feature_names)
+    return feature_names()
+
+
+def _model_names() -> list[str]:
+    from musicgenre.models import model_names
+
+    return model_names()
+
+
+def feature_choice() -> LazyChoice:
+    """The registered features, imported only when a value is checked or listed."""
+    return LazyChoice(_feature_names)
 
 
 def model_choice() -> LazyChoice:
-    from musicgenre.models.registry import model_names
-
-    return LazyChoice(model_names)
+    """The registered models, imported only when a value is checked or listed."""
+    return LazyChoice(_model_names)

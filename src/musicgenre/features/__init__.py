@@ -1,5 +1,7 @@
 """Per-segment features (waveform, MFCC, YAMNet log-mel and embeddings) behind one registry."""
 
+# The built-in features register themselves on import (lhotse-style); this is the one place they are imported.
+from musicgenre.features import mfcc, waveform, yamnet  # noqa: F401
 from musicgenre.features.registry import (
     FeatureConfig,
     FeatureSpec,

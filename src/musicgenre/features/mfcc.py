@@ -22,7 +22,7 @@ from torch import nn
 
 from musicgenre.audio.segment import SegmentConfig
 from musicgenre.features import spectral
-from musicgenre.features.registry import FeatureConfig, FeatureSpec, register_feature
+from musicgenre.features.registry import FeatureConfig, register_feature
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,7 @@ def _module(config: MfccConfig, sample_rate: int) -> MFCC:
     ).eval()
 
 
+@register_feature(MfccConfig, description="20 MFCCs per 32 ms hop, librosa defaults (94, 20)")
 def extract_mfcc(config: MfccConfig, segments: np.ndarray, sample_rate: int) -> np.ndarray:
     """MFCCs of a batch of segments ``(n, samples)`` -> float32 ``(n, frames, n_mfcc)``."""
     x = np.asarray(segments, dtype=np.float32)
@@ -131,13 +132,3 @@ def extract_mfcc(config: MfccConfig, segments: np.ndarray, sample_rate: int) -> 
     with torch.inference_mode():
         out = module(torch.from_numpy(x))
     return out.to(torch.float32).numpy()
-
-
-register_feature(
-    FeatureSpec(
-        name=MfccConfig.name,
-        config_cls=MfccConfig,
-        extract=extract_mfcc,
-        description="20 MFCCs per 32 ms hop, librosa defaults (94, 20)",
-    )
-)

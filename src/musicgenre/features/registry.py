@@ -64,28 +64,38 @@ class FeatureSpec:
 _REGISTRY: dict[str, FeatureSpec] = {}
 
 
-def register_feature(spec: FeatureSpec) -> FeatureSpec:
-    """Add ``spec`` to the registry (re-registering the same name replaces it)."""
-    if not spec.name or spec.name != spec.config_cls.name:
-        raise ValueError(f"feature name {spec.name!r} must match its config's name {spec.config_cls.name!r}")
-    _REGISTRY[spec.name] = spec
-    return spec
+def register_feature(
+    config_cls: type[FeatureConfig],
+    *,
+    description: str,
+    joint: str | None = None,
+    extract_joint: JointExtractFn | None = None,
+) -> Callable[[ExtractFn], ExtractFn]:
+    """Decorator: register the decorated ``extract(config, segments, sample_rate)`` as the feature
+    ``config_cls.name`` (re-registering a name replaces it). Features computed together from one pass
+    share a ``joint`` key and an ``extract_joint``.
 
+    The built-in features register themselves when :mod:`musicgenre.features` imports their modules.
+    """
+    if not config_cls.name:
+        raise ValueError(f"{config_cls.__name__} has no feature name")
 
-def _ensure_builtin() -> None:
-    # Importing the modules registers the built-in features.
-    import musicgenre.features.builtin  # noqa: F401
+    def decorate(extract: ExtractFn) -> ExtractFn:
+        _REGISTRY[config_cls.name] = FeatureSpec(
+            config_cls.name, config_cls, extract, description, joint, extract_joint
+        )
+        return extract
+
+    return decorate
 
 
 def feature_names() -> list[str]:
     """Names of all registered features, for CLI choices."""
-    _ensure_builtin()
     return sorted(_REGISTRY)
 
 
 def get_feature(name: str) -> FeatureSpec:
     """Look a feature up by name; the error lists the known ones."""
-    _ensure_builtin()
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 
 from musicgenre.audio.segment import SegmentConfig
-from musicgenre.features.registry import FeatureConfig, FeatureSpec, register_feature
+from musicgenre.features.registry import FeatureConfig, register_feature
 
 
 @dataclass(frozen=True)
@@ -22,16 +22,7 @@ class WaveformConfig(FeatureConfig):
         return (segment.segment_samples,)
 
 
+@register_feature(WaveformConfig, description="raw 16 kHz waveform of the segment (48000,)")
 def extract_waveform(config: WaveformConfig, segments: np.ndarray, sample_rate: int) -> np.ndarray:
     """Return the segments as float32 ``(n, samples)``."""
     return np.ascontiguousarray(segments, dtype=np.float32)
-
-
-register_feature(
-    FeatureSpec(
-        name=WaveformConfig.name,
-        config_cls=WaveformConfig,
-        extract=extract_waveform,
-        description="raw 16 kHz waveform of the segment (48000,)",
-    )
-)

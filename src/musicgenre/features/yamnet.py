@@ -26,7 +26,7 @@ import numpy as np
 from musicgenre.audio.io import resample
 from musicgenre.audio.segment import SegmentConfig
 from musicgenre.errors import WeightsNotFoundError
-from musicgenre.features.registry import FeatureConfig, FeatureSpec, register_feature
+from musicgenre.features.registry import FeatureConfig, register_feature
 from musicgenre.yamnet import params as P
 from musicgenre.yamnet.frontend import num_frames, num_patches
 
@@ -127,31 +127,21 @@ def extract_joint(
     return out
 
 
+@register_feature(
+    YamnetEmbeddingConfig,
+    description="YAMNet embedding per 0.96 s patch (6, 1024)",
+    joint=JOINT_KEY,
+    extract_joint=extract_joint,
+)
 def extract_embedding(config: YamnetEmbeddingConfig, segments: np.ndarray, sample_rate: int) -> np.ndarray:
     return extract_joint([config], segments, sample_rate)[0]
 
 
+@register_feature(
+    YamnetLogMelConfig,
+    description="YAMNet log-mel spectrogram, 64 bands (336, 64)",
+    joint=JOINT_KEY,
+    extract_joint=extract_joint,
+)
 def extract_logmel(config: YamnetLogMelConfig, segments: np.ndarray, sample_rate: int) -> np.ndarray:
     return extract_joint([config], segments, sample_rate)[0]
-
-
-register_feature(
-    FeatureSpec(
-        name=YamnetEmbeddingConfig.name,
-        config_cls=YamnetEmbeddingConfig,
-        extract=extract_embedding,
-        description="YAMNet embedding per 0.96 s patch (6, 1024)",
-        joint=JOINT_KEY,
-        extract_joint=extract_joint,
-    )
-)
-register_feature(
-    FeatureSpec(
-        name=YamnetLogMelConfig.name,
-        config_cls=YamnetLogMelConfig,
-        extract=extract_logmel,
-        description="YAMNet log-mel spectrogram, 64 bands (336, 64)",
-        joint=JOINT_KEY,
-        extract_joint=extract_joint,
-    )
-)

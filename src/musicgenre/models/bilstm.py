@@ -24,11 +24,10 @@ from musicgenre.models.layers import (
     BiLSTMTrunk,
     DenseHead,
     SingleInputClassifier,
-    check_rank,
     only_input,
     parse_options,
 )
-from musicgenre.models.registry import ModelSpec, register_model
+from musicgenre.models.registry import register_model
 
 
 @dataclass(frozen=True)
@@ -66,21 +65,15 @@ def make_trunk(shape: tuple[int, int], opts: BiLSTMOptions) -> BiLSTMTrunk:
     )
 
 
+@register_model(
+    "bilstm",
+    description="2-layer bidirectional LSTM with dropout + batch norm (the study's), long inputs pooled",
+    input_ndim=frozenset({2}),
+)
 def build_bilstm(input_shapes: Mapping[str, tuple[int, ...]], n_classes: int, **options: Any) -> nn.Module:
     """Builder registered as ``bilstm``."""
     opts = parse_options(BiLSTMOptions, options, "bilstm")
     name, shape = only_input("bilstm", input_shapes)
-    shape = check_rank("bilstm", name, shape, {2})
     trunk = make_trunk(shape, opts)  # type: ignore[arg-type]
     head = DenseHead(trunk.out_dim, n_classes, opts.dense, opts.head_dropout)
     return SingleInputClassifier(name, trunk, head)
-
-
-SPEC = register_model(
-    ModelSpec(
-        name="bilstm",
-        builder=build_bilstm,
-        description="2-layer bidirectional LSTM with dropout + batch norm (the study's), long inputs pooled",
-        input_ndim=frozenset({2}),
-    )
-)

@@ -24,13 +24,12 @@ from musicgenre.models.layers import (
     DenseHead,
     GlobalAvgMaxPool,
     SingleInputClassifier,
-    check_rank,
     only_input,
     parse_options,
     pool_size,
     pooled_length,
 )
-from musicgenre.models.registry import ModelSpec, register_model
+from musicgenre.models.registry import register_model
 
 
 @dataclass(frozen=True)
@@ -74,20 +73,14 @@ class CNN1dTrunk(nn.Module):
         return self.pool(self.features(x.transpose(1, 2)))
 
 
+@register_model(
+    "cnn1d",
+    description="1-D CNN over time with the features as channels (made for YAMNet embeddings)",
+    input_ndim=frozenset({2}),
+)
 def build_cnn1d(input_shapes: Mapping[str, tuple[int, ...]], n_classes: int, **options: Any) -> nn.Module:
     """Builder registered as ``cnn1d``."""
     opts = parse_options(CNN1dOptions, options, "cnn1d")
     name, shape = only_input("cnn1d", input_shapes)
-    shape = check_rank("cnn1d", name, shape, {2})
     trunk = CNN1dTrunk(shape, opts)  # type: ignore[arg-type]
     return SingleInputClassifier(name, trunk, DenseHead(trunk.out_dim, n_classes, opts.hidden, opts.dropout))
-
-
-SPEC = register_model(
-    ModelSpec(
-        name="cnn1d",
-        builder=build_cnn1d,
-        description="1-D CNN over time with the features as channels (made for YAMNet embeddings)",
-        input_ndim=frozenset({2}),
-    )
-)

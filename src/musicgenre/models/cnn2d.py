@@ -31,13 +31,12 @@ from musicgenre.models.layers import (
     DenseHead,
     GlobalAvgMaxPool,
     SingleInputClassifier,
-    check_rank,
     only_input,
     parse_options,
     pool_size,
     pooled_length,
 )
-from musicgenre.models.registry import ModelSpec, register_model
+from musicgenre.models.registry import register_model
 
 
 @dataclass(frozen=True)
@@ -95,20 +94,14 @@ class CNN2dTrunk(nn.Module):
         return self.pool(self.features(x))
 
 
+@register_model(
+    "cnn2d",
+    description="2-D CNN over (time, features): conv/BN/ReLU/max-pool blocks, strided stem for large inputs",
+    input_ndim=frozenset({2}),
+)
 def build_cnn2d(input_shapes: Mapping[str, tuple[int, ...]], n_classes: int, **options: Any) -> nn.Module:
     """Builder registered as ``cnn2d``."""
     opts = parse_options(CNN2dOptions, options, "cnn2d")
     name, shape = only_input("cnn2d", input_shapes)
-    shape = check_rank("cnn2d", name, shape, {2})
     trunk = CNN2dTrunk(shape, opts)  # type: ignore[arg-type]
     return SingleInputClassifier(name, trunk, DenseHead(trunk.out_dim, n_classes, opts.hidden, opts.dropout))
-
-
-SPEC = register_model(
-    ModelSpec(
-        name="cnn2d",
-        builder=build_cnn2d,
-        description="2-D CNN over (time, features): conv/BN/ReLU/max-pool blocks, strided stem for large inputs",
-        input_ndim=frozenset({2}),
-    )
-)

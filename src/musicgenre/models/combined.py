@@ -36,8 +36,8 @@ from musicgenre.models.bilstm import BiLSTMOptions
 from musicgenre.models.bilstm import make_trunk as make_lstm_trunk
 from musicgenre.models.cnn1d import CNN1dOptions, CNN1dTrunk
 from musicgenre.models.cnn2d import CNN2dOptions, CNN2dTrunk
-from musicgenre.models.layers import DenseHead, check_rank, module_key, parse_options
-from musicgenre.models.registry import ModelSpec, register_model
+from musicgenre.models.layers import DenseHead, module_key, parse_options
+from musicgenre.models.registry import register_model
 from musicgenre.models.waveform_cnn import WaveformCNNOptions, WaveformTrunk
 
 #: Branch kinds and the input ranks they accept.
@@ -96,7 +96,7 @@ class CombinedModel(nn.Module):
         self.routes: list[tuple[str, str]] = []  # (module key, input name)
         self.branches = nn.ModuleDict()
         for name, raw_shape in input_shapes.items():
-            shape = check_rank("combined", name, raw_shape, {1, 2})
+            shape = tuple(int(s) for s in raw_shape)
             kinds = opts.branches.get(name) or default_branches(shape, opts.embedding_min_features)
             if isinstance(kinds, str):
                 kinds = (kinds,)
@@ -135,21 +135,16 @@ def _make_trunk(kind: str, shape: tuple[int, ...], opts: Any) -> nn.Module:
     return WaveformTrunk(shape[0], opts)
 
 
+@register_model(
+    "combined",
+    description="parallel multi-input model: per input CNN + LSTM branches (waveform: CNN), concatenated",
+    min_inputs=1,
+    max_inputs=4,
+    input_ndim=frozenset({1, 2}),
+)
 def build_combined(input_shapes: Mapping[str, tuple[int, ...]], n_classes: int, **options: Any) -> nn.Module:
     """Builder registered as ``combined``."""
     opts = parse_options(CombinedOptions, options, "combined")
     branches = {k: tuple(v) if isinstance(v, list | tuple) else v for k, v in dict(opts.branches).items()}
     opts = CombinedOptions(**{**opts.__dict__, "branches": branches})
     return CombinedModel({k: tuple(v) for k, v in input_shapes.items()}, n_classes, opts)
-
-
-SPEC = register_model(
-    ModelSpec(
-        name="combined",
-        builder=build_combined,
-        description="parallel multi-input model: per input CNN + LSTM branches (waveform: CNN), concatenated",
-        min_inputs=1,
-        max_inputs=4,
-        input_ndim=frozenset({1, 2}),
-    )
-)

@@ -33,18 +33,6 @@ def parse_options(cls: type[T], options: Mapping[str, Any], model: str) -> T:
     return cls(**clean)
 
 
-def check_rank(model: str, name: str, shape: Sequence[int], ranks: set[int]) -> tuple[int, ...]:
-    """Return ``shape`` as a tuple after checking its rank and that every size is positive."""
-    shape = tuple(int(s) for s in shape)
-    if len(shape) not in ranks:
-        raise ValueError(
-            f"model {model!r} does not accept input {name!r} of shape {shape} (accepted ranks {sorted(ranks)})"
-        )
-    if any(s <= 0 for s in shape):
-        raise ValueError(f"model {model!r}: input {name!r} has an empty axis: {shape}")
-    return shape
-
-
 def module_key(input_name: str) -> str:
     """A ``ModuleDict``-safe key for an input name (no dots)."""
     return input_name.replace(".", "_")

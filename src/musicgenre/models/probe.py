@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from musicgenre.models.layers import check_rank, only_input, parse_options
-from musicgenre.models.registry import ModelSpec, register_model
+from musicgenre.models.layers import only_input, parse_options
+from musicgenre.models.registry import register_model
 
 #: Logit given to classes absent from the training data (their probability underflows to exactly 0).
 ABSENT_CLASS_LOGIT = -1e4
@@ -197,20 +197,14 @@ def fit_logistic_probe(
     )
 
 
+@register_model(
+    "probe",
+    description="linear probe: logistic regression on mean+std-pooled embeddings (scikit-learn)",
+    input_ndim=frozenset({2}),
+    trainer="sklearn",
+)
 def build_probe(input_shapes: Mapping[str, tuple[int, ...]], n_classes: int, **options: Any) -> nn.Module:
     """Builder registered as ``probe`` (an unfitted probe: zero mean, unit scale, random weights)."""
     parse_options(ProbeOptions, options, "probe")
     name, shape = only_input("probe", input_shapes)
-    shape = check_rank("probe", name, shape, {2})
     return LinearProbe(name, shape, n_classes)  # type: ignore[arg-type]
-
-
-SPEC = register_model(
-    ModelSpec(
-        name="probe",
-        builder=build_probe,
-        description="linear probe: logistic regression on mean+std-pooled embeddings (scikit-learn)",
-        input_ndim=frozenset({2}),
-        trainer="sklearn",
-    )
-)

@@ -42,25 +42,36 @@ class ModelSpec:
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
-def register_model(spec: ModelSpec) -> ModelSpec:
-    """Add ``spec`` to the registry."""
-    _REGISTRY[spec.name] = spec
-    return spec
+def register_model(
+    name: str,
+    *,
+    description: str,
+    input_ndim: frozenset[int] | None = None,
+    min_inputs: int = 1,
+    max_inputs: int = 1,
+    trainer: str = "torch",
+) -> Callable[[ModelBuilder], ModelBuilder]:
+    """Decorator: register the decorated ``builder(input_shapes, n_classes, **options)`` as model ``name``.
 
+    :func:`build_model` checks the input count and ranks against these before calling the builder, so
+    builders get valid shapes. The built-in models register themselves when :mod:`musicgenre.models`
+    imports their modules.
+    """
 
-def _ensure_builtin() -> None:
-    import musicgenre.models.builtin  # noqa: F401
+    def decorate(builder: ModelBuilder) -> ModelBuilder:
+        _REGISTRY[name] = ModelSpec(name, builder, description, min_inputs, max_inputs, input_ndim, trainer)
+        return builder
+
+    return decorate
 
 
 def model_names() -> list[str]:
     """Names of all registered models, for CLI choices."""
-    _ensure_builtin()
     return sorted(_REGISTRY)
 
 
 def get_model_spec(name: str) -> ModelSpec:
     """Look a model up by name; the error lists the known ones."""
-    _ensure_builtin()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -70,18 +81,21 @@ def get_model_spec(name: str) -> ModelSpec:
 def build_model(
     name: str, input_shapes: Mapping[str, tuple[int, ...]], n_classes: int, **options: Any
 ) -> nn.Module:
-    """Build model ``name`` for the given inputs; checks the input count and ranks first."""
+    """Build model ``name`` for the given inputs, after checking the input count, each input's rank and
+    that no axis is empty (the one place these are checked)."""
     spec = get_model_spec(name)
     n = len(input_shapes)
     if not spec.min_inputs <= n <= spec.max_inputs:
         raise ValueError(
             f"model {name!r} takes {spec.min_inputs}..{spec.max_inputs} inputs, got {n}: {list(input_shapes)}"
         )
-    if spec.input_ndim is not None:
-        for inp, shape in input_shapes.items():
-            if len(shape) not in spec.input_ndim:
-                raise ValueError(
-                    f"model {name!r} does not accept input {inp!r} of shape {tuple(shape)} "
-                    f"(rank {len(shape)}; accepted ranks {sorted(spec.input_ndim)})"
-                )
-    return spec.builder(dict(input_shapes), n_classes, **options)
+    shapes = {inp: tuple(int(s) for s in shape) for inp, shape in input_shapes.items()}
+    for inp, shape in shapes.items():
+        if spec.input_ndim is not None and len(shape) not in spec.input_ndim:
+            raise ValueError(
+                f"model {name!r} does not accept input {inp!r} of shape {shape} "
+                f"(rank {len(shape)}; accepted ranks {sorted(spec.input_ndim)})"
+            )
+        if any(s <= 0 for s in shape):
+            raise ValueError(f"model {name!r}: input {inp!r} has an empty axis: {shape}")
+    return spec.builder(shapes, n_classes, **options)

@@ -36,12 +36,11 @@ from musicgenre.models.layers import (
     DenseHead,
     SingleInputClassifier,
     StridedLinear1d,
-    check_rank,
     only_input,
     parse_options,
     pooled_length,
 )
-from musicgenre.models.registry import ModelSpec, register_model
+from musicgenre.models.registry import register_model
 
 
 @dataclass(frozen=True)
@@ -89,22 +88,17 @@ class WaveformTrunk(nn.Module):
         return torch.cat([h.mean(dim=1), h.amax(dim=1)], dim=1)
 
 
+@register_model(
+    "waveform_cnn",
+    description="sample-level strided 1-D CNN on the raw waveform (Lee et al. 2017 style, CPU-sized)",
+    input_ndim=frozenset({1}),
+)
 def build_waveform_cnn(
     input_shapes: Mapping[str, tuple[int, ...]], n_classes: int, **options: Any
 ) -> nn.Module:
     """Builder registered as ``waveform_cnn``."""
     opts = parse_options(WaveformCNNOptions, options, "waveform_cnn")
     name, shape = only_input("waveform_cnn", input_shapes)
-    (n_samples,) = check_rank("waveform_cnn", name, shape, {1})
+    (n_samples,) = shape
     trunk = WaveformTrunk(n_samples, opts)
     return SingleInputClassifier(name, trunk, DenseHead(trunk.out_dim, n_classes, opts.hidden, opts.dropout))
-
-
-SPEC = register_model(
-    ModelSpec(
-        name="waveform_cnn",
-        builder=build_waveform_cnn,
-        description="sample-level strided 1-D CNN on the raw waveform (Lee et al. 2017 style, CPU-sized)",
-        input_ndim=frozenset({1}),
-    )
-)
