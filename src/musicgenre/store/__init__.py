@@ -5,6 +5,7 @@
 - :mod:`musicgenre.store.builder`: :func:`build_stores` / :func:`build_store` (reuse, resume, update,
   consolidate), with the decoder and the extractor as parameters.
 - :mod:`musicgenre.store.workers`: the per-track jobs and the worker pool.
+- :mod:`musicgenre.store.lock`: the per-store lock that keeps two processes from building one store.
 """
 
 from musicgenre.store.builder import build_store, build_stores
@@ -21,6 +22,7 @@ from musicgenre.store.format import (
     open_store,
     store_path,
 )
+from musicgenre.store.lock import StoreLock
 from musicgenre.store.workers import MAX_BATCH, Decoder, Extractor
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "FeatureStore",
     "IncompleteStoreError",
     "Manifest",
+    "StoreLock",
     "build_store",
     "build_stores",
     "dataset_key",

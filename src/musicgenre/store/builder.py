@@ -1,4 +1,4 @@
-"""Building feature stores: reuse, resume, update and consolidate.
+"""Building feature stores: reuse, resume, update and consolidate, one process per store at a time.
 
 Building (:func:`build_stores`) decodes each track once, computes every requested feature of its segments
 in a pool of worker processes (one torch thread each; see :mod:`musicgenre.store.workers`), and saves each
@@ -11,6 +11,10 @@ new size or mtime): then it is updated, recomputing only the new or changed trac
 decoded are reported, listed in ``errors.csv`` and left out; they are retried on the next build only if
 the store is incomplete or the file list changed. If every file fails, :class:`DatasetError` is raised.
 
+Each store is locked while it is checked, built or reused (:mod:`musicgenre.store.lock`), so a second
+build of the same store waits for the first one and then reuses its result. Holding the lock, a build
+first removes the temporary files that a killed build left behind.
+
 The decoder and the extractor are parameters (``decode=``, ``extract=``), by default
 :func:`~musicgenre.audio.load_audio` and :func:`~musicgenre.features.extract_many`.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -48,9 +53,11 @@ from musicgenre.store.format import (
     part_path,
     prepare_parts,
     relative_source,
+    remove_stale_files,
     reset,
     store_path,
 )
+from musicgenre.store.lock import StoreLock
 from musicgenre.store.workers import Decoder, Extraction, Extractor, Job, run_jobs
 
 log = logging.getLogger("musicgenre.store")
@@ -73,7 +80,8 @@ def build_stores(
     Each track is decoded once (``decode(path, sample_rate)``) and all features still missing for it are
     computed together (``extract(configs, segments, sample_rate)``). ``workers`` processes share the work
     (1 = in this process; with more, ``extract`` and ``decode`` must be picklable). ``rebuild=True``
-    discards existing stores first. Raises :class:`DatasetError` when the index has no tracks or every file fails.
+    discards existing stores first. A store that another process is building is waited for.
+    Raises :class:`DatasetError` when the index has no tracks or every file fails.
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
@@ -84,35 +92,41 @@ def build_stores(
     files = _file_list(index, fps)
     paths = {cfg.key(): store_path(index.root, cfg, segment, cache_root) for cfg in unique}
 
-    ready: dict[str, FeatureStore] = {}
-    todo: list[FeatureConfig] = []
-    for cfg in unique:
-        path = paths[cfg.key()]
-        if rebuild:
-            reset(path)
-        elif is_complete(path):
-            try:
-                existing = open_store(path)
-            except DatasetError as exc:
-                _report(f"{exc}; building it again", progress)
-                reset(path)
-            else:
-                if existing.meta.get("files") == files:
-                    ready[cfg.key()] = existing  # complete and up to date: nothing to do
-                    continue
-                n = _salvage(existing, index, fps)
-                _report(
-                    f"{path}: the dataset's files changed; updating the store ({n} tracks reused)",
-                    progress,
-                )
-                mark_incomplete(path)
-        todo.append(cfg)
+    with ExitStack() as locks:
+        for path in sorted(paths.values()):  # always in the same order: two builds never deadlock
+            lock = locks.enter_context(StoreLock(path, on_wait=lambda msg: _report(msg, progress)))
+            if lock.held and path.is_dir():
+                remove_stale_files(path)
 
-    if todo:
-        steps = Extraction(decode=decode, extract=extract)
-        _build(index, todo, segment, paths, fps, files, steps, workers=workers, progress=progress)
-    for cfg in todo:
-        ready[cfg.key()] = open_store(paths[cfg.key()])
+        ready: dict[str, FeatureStore] = {}
+        todo: list[FeatureConfig] = []
+        for cfg in unique:
+            path = paths[cfg.key()]
+            if rebuild:
+                reset(path)
+            elif is_complete(path):
+                try:
+                    existing = open_store(path)
+                except DatasetError as exc:
+                    _report(f"{exc}; building it again", progress)
+                    reset(path)
+                else:
+                    if existing.meta.get("files") == files:
+                        ready[cfg.key()] = existing  # complete and up to date: nothing to do
+                        continue
+                    n = _salvage(existing, index, fps)
+                    _report(
+                        f"{path}: the dataset's files changed; updating the store ({n} tracks reused)",
+                        progress,
+                    )
+                    mark_incomplete(path)
+            todo.append(cfg)
+
+        if todo:
+            steps = Extraction(decode=decode, extract=extract)
+            _build(index, todo, segment, paths, fps, files, steps, workers=workers, progress=progress)
+        for cfg in todo:
+            ready[cfg.key()] = open_store(paths[cfg.key()])
     return {cfg.key(): ready[cfg.key()] for cfg in unique}
 
 

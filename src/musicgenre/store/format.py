@@ -11,6 +11,8 @@ dataset cut with one :class:`~musicgenre.audio.SegmentConfig`. Layout::
                         and the dataset's file list [track_id, genre, relative path, size, mtime_ns]
         DONE            written last; a store without it is incomplete and is never read
         parts/          per-track results while building (deleted once DONE is written)
+    <cache_root>/<dataset_key>/.<feature_key>.lock
+                        the store's build lock (see musicgenre.store.lock)
 
 ``cache_root`` defaults to :func:`musicgenre.settings.cache_dir`. ``dataset_key`` is the dataset folder's
 name plus a short hash of its absolute path and the segment config; ``feature_key`` is
@@ -396,16 +398,12 @@ def _meta_json(meta: dict[str, Any]) -> str:
     return text + "\n}\n"
 
 
-# --- changing a store -----------------------------------------------------------------------------------
+# --- changing a store (only while holding its lock) ----------------------------------------------------
 
 
 def prepare_parts(store: Path) -> None:
-    """Create the ``parts/`` folder (and the store folder); remove temporary files left in it by an
-    interrupted write."""
-    parts = store / _PARTS
-    parts.mkdir(parents=True, exist_ok=True)
-    for stale in parts.glob(f".*{TMP_SUFFIX}"):
-        stale.unlink(missing_ok=True)
+    """Create the ``parts/`` folder (and the store folder)."""
+    (store / _PARTS).mkdir(parents=True, exist_ok=True)
 
 
 def mark_incomplete(store: Path) -> None:
@@ -417,3 +415,20 @@ def reset(store: Path) -> None:
     """Forget a store's state: no DONE marker, no parts (its other files are overwritten when it is built)."""
     mark_incomplete(store)
     shutil.rmtree(store / _PARTS, ignore_errors=True)
+
+
+def remove_stale_files(store: Path) -> int:
+    """Remove what a killed build left: temporary files, and the parts of a store that was finished.
+
+    Only call this while holding the store's lock: the temporary files of a running build look the same.
+    Returns the number of files and folders removed.
+    """
+    n = 0
+    for folder in (store, store / _PARTS):
+        for tmp in folder.glob(f".*{TMP_SUFFIX}"):
+            tmp.unlink(missing_ok=True)
+            n += 1
+    if is_complete(store) and (store / _PARTS).is_dir():  # killed between DONE and removing parts/
+        shutil.rmtree(store / _PARTS, ignore_errors=True)
+        n += 1
+    return n
