@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import json
 import os
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from musicgenre import store as store_mod
-from musicgenre.audio import SegmentConfig
+from musicgenre.audio import SegmentConfig, load_audio
 from musicgenre.datasets.index import DatasetIndex, scan_dataset
 from musicgenre.errors import DatasetError
 from musicgenre.features import extract_many, make_config
@@ -20,12 +22,15 @@ from musicgenre.features.mfcc import extract_mfcc
 from musicgenre.store import (
     FeatureStore,
     IncompleteStoreError,
+    StoreLock,
     build_store,
     build_stores,
     dataset_key,
+    is_complete,
     open_store,
     store_path,
 )
+from musicgenre.store.workers import mp_context
 
 SR = 16000
 SEG = SegmentConfig()  # 16 kHz, 30 s clips, 3 s segments
@@ -85,7 +90,8 @@ def _files_equal(a: Path, b: Path) -> None:
 
 
 class _Counter:
-    """Wraps store.extract_many: counts calls and can raise KeyboardInterrupt after ``limit`` calls."""
+    """An extractor (``build_stores(extract=...)``) that counts its calls and can raise KeyboardInterrupt after
+    ``limit`` calls. It counts in the process that calls it: use it with ``workers=1``."""
 
     def __init__(self, limit: int | None = None) -> None:
         self.calls = 0
@@ -96,6 +102,38 @@ class _Counter:
             raise KeyboardInterrupt  # as if Ctrl-C arrived while this track was being computed
         self.calls += 1
         return extract_many(configs, segments, sample_rate)
+
+
+class _Spy:
+    """An extractor that records the feature names of each call (in this process: ``workers=1``)."""
+
+    def __init__(self) -> None:
+        self.seen: list[list[str]] = []
+
+    def __call__(self, configs, segments, sample_rate):
+        self.seen.append([c.name for c in configs])
+        return extract_many(configs, segments, sample_rate)
+
+
+class _CallLog:
+    """Wraps a decoder or extractor and leaves one file per call in ``folder``: counts calls made in worker
+    processes too (the pool pickles it, so it is a module-level class)."""
+
+    def __init__(self, folder: Path, fn) -> None:
+        self.folder, self.fn = folder, fn
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, *args):
+        (self.folder / f"{os.getpid()}-{uuid.uuid4().hex}").touch()
+        return self.fn(*args)
+
+    @property
+    def pids(self) -> list[int]:
+        return [int(p.name.split("-")[0]) for p in self.folder.iterdir()]
+
+
+def _no_decoding(path, sample_rate):
+    pytest.fail(f"decoded {path} again")
 
 
 # --- layout, shapes, manifest, errors ------------------------------------------------------------------
@@ -194,26 +232,30 @@ def test_segment_config_is_part_of_the_key(tree: Path, tmp_path: Path) -> None:
 # --- reuse, resume, changes ----------------------------------------------------------------------------
 
 
-def test_complete_store_is_reused_without_work(tree: Path, tmp_path: Path, monkeypatch) -> None:
+def test_complete_store_is_reused_without_work(tree: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     first = _build(tree, cache)
+    # A build killed after writing DONE but before removing parts/, and a temporary file of a dead writer:
+    # the next run removes both.
+    wav_path = first[_configs()[0].key()].path
+    (wav_path / "parts").mkdir()
+    (wav_path / "parts" / "blues.a.npz").write_bytes(b"left over")
+    (wav_path / ".meta.json.k1ll3d.tmp").write_text("{")
     counter = _Counter()
-    monkeypatch.setattr(store_mod, "extract_many", counter)
-    monkeypatch.setattr(store_mod, "load_audio", lambda *a, **k: pytest.fail("decoded again"))
-    second = _build(tree, cache)
+    second = _build(tree, cache, extract=counter, decode=_no_decoding)
     assert counter.calls == 0
+    assert not (wav_path / "parts").exists() and not list(wav_path.glob(".*.tmp"))
     for key in first:
         np.testing.assert_array_equal(first[key].features, second[key].features)
 
 
-def test_resume_after_interrupt_equals_clean_build(tree: Path, tmp_path: Path, monkeypatch) -> None:
+def test_resume_after_interrupt_equals_clean_build(tree: Path, tmp_path: Path) -> None:
     clean = _build(tree, tmp_path / "clean")
 
     cache = tmp_path / "cache"
     interrupted = _Counter(limit=2)
-    monkeypatch.setattr(store_mod, "extract_many", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        _build(tree, cache)
+        _build(tree, cache, extract=interrupted)
     assert interrupted.calls == 2
     paths = {c.key(): store_path(tree, c, SEG, cache) for c in _configs()}
     for path in paths.values():
@@ -226,32 +268,28 @@ def test_resume_after_interrupt_equals_clean_build(tree: Path, tmp_path: Path, m
     wav_parts = paths[_configs()[0].key()] / "parts"
     (wav_parts / ".classical.c.npz.123.tmp").write_bytes(b"partial")
     (wav_parts / "classical.c.npz").write_bytes(b"PK\x03\x04 truncated")
+    # A kill during the final write leaves a temporary file in the store folder itself.
+    (wav_parts.parent / ".features.npy.k1ll3d.tmp").write_bytes(b"\x93NUMPY partial")
 
     resumed = _Counter()
-    monkeypatch.setattr(store_mod, "extract_many", resumed)
-    stores = _build(tree, cache)
+    stores = _build(tree, cache, extract=resumed)
     assert resumed.calls == 3  # classical.c, classical.d, rock.e; blues.a and blues.b were kept
     for key, s in stores.items():
         _files_equal(s.path, clean[key].path)
         assert not (s.path / "parts").exists()
+        assert not list(s.path.glob(".*.tmp"))
 
 
-def test_resume_computes_only_the_missing_feature(tree: Path, tmp_path: Path, monkeypatch) -> None:
+def test_resume_computes_only_the_missing_feature(tree: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     wav_cfg = make_config("waveform")
     build_store(scan_dataset(tree), wav_cfg, SEG, cache_root=cache, workers=1, progress=False)
-    seen: list[list[str]] = []
-
-    def spy(configs, segments, sr):
-        seen.append([c.name for c in configs])
-        return extract_many(configs, segments, sr)
-
-    monkeypatch.setattr(store_mod, "extract_many", spy)
-    _build(tree, cache)
-    assert seen == [["mfcc"]] * 5
+    spy = _Spy()
+    _build(tree, cache, extract=spy)
+    assert spy.seen == [["mfcc"]] * 5
 
 
-def test_dataset_changes_update_the_store(tree: Path, tmp_path: Path, monkeypatch) -> None:
+def test_dataset_changes_update_the_store(tree: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     _build(tree, cache)
     # Remove one clip, add one, rewrite another (new size and mtime).
@@ -261,22 +299,19 @@ def test_dataset_changes_update_the_store(tree: Path, tmp_path: Path, monkeypatc
     st = (tree / "blues" / "blues.a.wav").stat()
     os.utime(tree / "blues" / "blues.a.wav", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     counter = _Counter()
-    monkeypatch.setattr(store_mod, "extract_many", counter)
-    stores = _build(tree, cache)
+    stores = _build(tree, cache, extract=counter)
     assert counter.calls == 2  # rock.f and the rewritten blues.a; the others came from the old store
-    monkeypatch.undo()
     clean = _build(tree, tmp_path / "clean")
     for key, s in stores.items():
         _files_equal(s.path, clean[key].path)
         assert "classical.c" not in s.track_ids and "rock.f" in s.track_ids
 
 
-def test_rebuild_flag_recomputes(tree: Path, tmp_path: Path, monkeypatch) -> None:
+def test_rebuild_flag_recomputes(tree: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     _build(tree, cache)
     counter = _Counter()
-    monkeypatch.setattr(store_mod, "extract_many", counter)
-    _build(tree, cache, rebuild=True)
+    _build(tree, cache, rebuild=True, extract=counter)
     assert counter.calls == 5
 
 
@@ -315,9 +350,14 @@ def test_open_store_errors(tmp_path: Path) -> None:
 
 def test_two_workers_equal_one(tree: Path, tmp_path: Path) -> None:
     one = _build(tree, tmp_path / "one", workers=1)
-    two = _build(tree, tmp_path / "two", workers=2)
+    # The decoder and the extractor given to build_stores are the ones the worker processes call.
+    decode = _CallLog(tmp_path / "decoded", load_audio)
+    extract = _CallLog(tmp_path / "extracted", extract_many)
+    two = _build(tree, tmp_path / "two", workers=2, decode=decode, extract=extract)
     for key in one:
         _files_equal(one[key].path, two[key].path)
+    assert len(decode.pids) == 7 and len(extract.pids) == 5  # every file decoded; the 5 good ones extracted
+    assert os.getpid() not in decode.pids + extract.pids
 
 
 # --- real audio ---------------------------------------------------------------------------------------
@@ -344,3 +384,79 @@ def test_real_gtzan_mini_tracks(gtzan_mini: Path, tmp_path: Path) -> None:
     assert (man.padding[man.rows_for_tracks(["blues.00000"])] == 0).all()
     # Segments of padding have the MFCC of silence: c0 = -100 dB * sqrt(128 bands).
     np.testing.assert_allclose(mfcc.features[rows[6:], :, 0], -100 * np.sqrt(128), rtol=1e-5)
+
+
+# --- one store, several processes ----------------------------------------------------------------------
+
+TINY = SegmentConfig(clip_seconds=None, segment_seconds=1.0)  # 2 s clips: 2 segments each
+
+
+def _write_tiny_tree(root: Path) -> Path:
+    for i in range(8):
+        genre = ("blues", "rock")[i % 2]
+        (root / genre).mkdir(parents=True, exist_ok=True)
+        sf.write(root / genre / f"{genre}.{i:02d}.wav", _signal(i, 2.0, SR), SR, subtype="FLOAT")
+    return root
+
+
+def _race(root: str, caches: list[str], barrier, results) -> None:
+    """One of several runner processes: builds the stores of each cache at the same moment as the others."""
+    index = scan_dataset(root)
+    for cache in caches:
+        try:
+            barrier.wait(timeout=60)
+            build_stores(index, _configs(), TINY, cache_root=cache, workers=1, progress=False)
+            results.put((cache, "ok"))
+        except Exception as exc:
+            results.put((cache, f"{type(exc).__name__}: {exc}"))
+
+
+def test_concurrent_builds_of_one_store(tmp_path: Path) -> None:
+    root = _write_tiny_tree(tmp_path / "tiny")
+    serial = build_stores(
+        scan_dataset(root), _configs(), TINY, cache_root=tmp_path / "serial", workers=1, progress=False
+    )
+    trials, runners = 6, 2
+    caches = [tmp_path / f"race{i}" for i in range(trials)]
+    ctx = mp_context()
+    barrier, results = ctx.Barrier(runners), ctx.Queue()
+    procs = [
+        ctx.Process(target=_race, args=(str(root), [str(c) for c in caches], barrier, results), daemon=True)
+        for _ in range(runners)
+    ]
+    for p in procs:
+        p.start()
+    outcomes = [results.get(timeout=120) for _ in range(trials * runners)]
+    for p in procs:
+        p.join(timeout=30)
+    assert [o for o in outcomes if o[1] != "ok"] == []  # every run succeeded
+    for cache in caches:
+        for s in serial.values():
+            path = cache / s.path.relative_to(tmp_path / "serial")
+            _files_equal(path, s.path)  # the store equals a serial build: no track listed as failed
+            assert open_store(path).errors == [] and not (path / "parts").exists()
+
+
+def test_a_second_build_waits_for_the_store_lock(tree: Path, tmp_path: Path, caplog) -> None:
+    cache = tmp_path / "cache"
+    wav_cfg = make_config("waveform")
+    path = store_path(tree, wav_cfg, SEG, cache)
+    built: list[FeatureStore] = []
+
+    def second() -> None:
+        built.append(
+            build_store(scan_dataset(tree), wav_cfg, SEG, cache_root=cache, workers=1, progress=False)
+        )
+
+    waiter = threading.Thread(target=second)
+    with caplog.at_level("WARNING"), StoreLock(path) as lock:
+        assert lock.held
+        waiter.start()
+        deadline = time.monotonic() + 30
+        while "waiting for" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert f"waiting for {path}: another process (pid {os.getpid()}) is building it" in caplog.text
+        time.sleep(0.1)
+        assert not built and not is_complete(path)  # it waits while the lock is held
+    waiter.join(timeout=60)
+    assert len(built) == 1 and is_complete(path) and len(built[0]) == 50

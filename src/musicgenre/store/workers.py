@@ -1,0 +1,173 @@
+"""Computing the parts of a store: one job per track, run in this process or in a pool of worker processes.
+
+A job decodes one track once with the build's decoder, computes every requested feature of its segments
+with the build's extractor, and writes one part per feature. Both are given by an :class:`Extraction`,
+which travels to the workers with each job: its two callables must be picklable (module-level functions,
+or instances of module-level classes) when ``workers > 1``.
+
+Worker processes come from a fork server (spawn where there is none), as plain fork is unsafe once torch
+has started threads: a script that builds stores with ``workers > 1`` needs the usual
+``if __name__ == "__main__":`` guard.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from musicgenre.audio.io import load_audio
+from musicgenre.audio.segment import SegmentConfig, split_segments
+from musicgenre.datasets.index import Track
+from musicgenre.errors import AudioError, MusicGenreError
+from musicgenre.features.registry import FeatureConfig, extract_many
+from musicgenre.store.format import Fingerprint, Part
+
+#: Segments per extract call; bounds memory for long clips (clip_seconds=None).
+MAX_BATCH = 64
+
+#: ``decode(path, sample_rate) -> mono float32 samples``, like :func:`musicgenre.audio.load_audio`.
+Decoder = Callable[[Path, int], np.ndarray]
+#: ``extract(configs, segments, sample_rate) -> {config.key(): array}``, like
+#: :func:`musicgenre.features.extract_many`.
+Extractor = Callable[[Sequence[FeatureConfig], np.ndarray, int], dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """How a track becomes features: the decoder and the extractor of a build."""
+
+    decode: Decoder = load_audio
+    extract: Extractor = extract_many
+
+
+@dataclass(frozen=True)
+class Job:
+    """The features still missing for one track, and where their parts go."""
+
+    track: Track
+    fingerprint: Fingerprint  # of the source file, stored in its parts
+    configs: tuple[FeatureConfig, ...]
+    parts: tuple[Path, ...]  # one part file per config
+    segment: SegmentConfig
+    extraction: Extraction
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a job did: the track's segment count and duration, or why it could not be used."""
+
+    track_id: str
+    segments: int
+    seconds: float
+    error: str | None = None
+    cpu_seconds: float = 0.0  # CPU time the worker spent on this track
+
+
+def _error_message(exc: Exception) -> str:
+    if isinstance(exc, AudioError):
+        return exc.problem
+    return f"{type(exc).__name__}: {exc}"
+
+
+def process_track(job: Job) -> Result:
+    """Decode one track, compute its features and write one part per config. Runs in a worker."""
+    track, segment, steps = job.track, job.segment, job.extraction
+    cpu0 = time.process_time()
+    try:
+        x = steps.decode(track.path, segment.sample_rate)
+        segs = split_segments(x, segment)
+        chunks = [
+            steps.extract(job.configs, segs.samples[i : i + MAX_BATCH], segment.sample_rate)
+            for i in range(0, len(segs), MAX_BATCH)
+        ]
+        seconds = x.shape[0] / segment.sample_rate
+        for cfg, part in zip(job.configs, job.parts, strict=True):
+            feats = np.concatenate([c[cfg.key()] for c in chunks]).astype(np.float32, copy=False)
+            expected = (len(segs), *cfg.shape(segment))
+            if feats.shape != expected:
+                raise ValueError(f"feature {cfg.name!r} returned shape {feats.shape}, expected {expected}")
+            Part(
+                features=feats,
+                segment_index=segs.index.astype(np.int64),
+                padding=segs.padding.astype(np.float32),
+                duration=seconds,
+                fingerprint=job.fingerprint,
+            ).write(part)
+    except Exception as exc:
+        return Result(track.track_id, 0, 0.0, _error_message(exc), time.process_time() - cpu0)
+    return Result(track.track_id, len(segs), seconds, None, time.process_time() - cpu0)
+
+
+def run_jobs(jobs: Sequence[Job], workers: int) -> Iterator[Result]:
+    """Results of ``jobs`` as they finish: in this process when ``workers <= 1``, else in a pool."""
+    return _run_serial(jobs) if workers <= 1 else _run_pool(jobs, workers)
+
+
+def _init_worker() -> None:
+    # The parent handles Ctrl-C: workers finish their current track (so no part is half written), then
+    # the pool is shut down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _run_serial(jobs: Sequence[Job]) -> Iterator[Result]:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for job in jobs:
+            yield process_track(job)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def mp_context() -> multiprocessing.context.BaseContext:
+    """forkserver where available, else spawn; plain fork is unsafe once torch's thread pools exist.
+
+    The fork server imports torch once per Python session, so later builds start their workers in a
+    fraction of a second instead of importing torch again in each worker.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["torch", "musicgenre.store.workers"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def _run_pool(jobs: Sequence[Job], workers: int) -> Iterator[Result]:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp_context(), initializer=_init_worker)
+    pending: set[Future[Result]] = set()
+    todo = iter(jobs)
+    try:
+        # Keep a bounded number of tracks in flight so that results stream back in a steady order.
+        for job in todo:
+            pending.add(pool.submit(process_track, job))
+            if len(pending) >= 4 * workers:
+                break
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                try:
+                    result = fut.result()
+                except BrokenProcessPool:
+                    raise MusicGenreError(
+                        "a feature worker process died (out of memory, or killed); the tracks finished so "
+                        "far are kept: run the build again to resume it, or use fewer workers"
+                    ) from None
+                yield result
+                nxt = next(todo, None)
+                if nxt is not None:
+                    pending.add(pool.submit(process_track, nxt))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
