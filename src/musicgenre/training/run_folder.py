@@ -8,13 +8,15 @@
 
 Each run has a fingerprint (:meth:`RunIdentity.fingerprint`) of everything that changes its outcome;
 ``state.pt`` and ``result.json`` carry it, so a folder holding another run is refused rather than mixed.
-Every file is written through :mod:`musicgenre.fileio` (atomic).
+A ``state.pt`` that cannot be read is reported on stderr and ignored: the run starts over. Every file is
+written through :mod:`musicgenre.fileio` (atomic).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from musicgenre.checkpoint import Checkpoint, save_checkpoint
 from musicgenre.fileio import atomic_path, read_json, write_json
@@ -43,6 +46,13 @@ _NOT_IN_FINGERPRINT = ("num_threads", "eval_batch_size")
 
 def _hash_array(a: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(a, dtype=np.int64).tobytes()).hexdigest()[:16]
+
+
+def _error_name(err: BaseException) -> str:
+    """``EOFError``, ``struct.error``, ``_pickle.UnpicklingError``: torch's own messages are long and
+    suggest ``weights_only=False``, which is the wrong advice for a damaged file."""
+    kind = type(err)
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
 @dataclass
@@ -148,24 +158,44 @@ class RunFolder:
 
     # -------------------------------------------------------------------------------------------- resume state
     def load_state(self) -> ResumeState | None:
-        """The resume state of this run, or None when there is none; raises if it is another run's."""
+        """The resume state of this run, or None when there is none or it cannot be read.
+
+        An unreadable ``state.pt`` (truncated, overwritten, not a resume state) is reported on stderr and
+        ignored, so the run starts over; a readable one of another run is refused (:class:`TrainingError`).
+        """
         path = self.state_path
         if not path.exists():
             return None
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-        if raw.get("fingerprint") != self.fingerprint:
+        try:
+            raw = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # torch raises many types here (UnpicklingError, RuntimeError, EOFError...)
+            return self._unreadable(f"torch.load failed: {_error_name(err)}")
+        if not isinstance(raw, dict) or "fingerprint" not in raw:
+            return self._unreadable("not a resume state")
+        if raw["fingerprint"] != self.fingerprint:
             raise TrainingError(
                 f"{self.path} holds an unfinished run with a different model, config, split or data; "
                 "use another output folder or delete this one"
             )
-        best = raw["best"]
-        loop = LoopState(
-            epoch=int(raw["epoch"]),
-            history={k: list(v) for k, v in raw["history"].items()},
-            best=BestEpoch(int(best["epoch"]), float(best["acc"]), float(best["loss"]), best["state"]),
-            train_seconds=float(raw["train_seconds"]),
+        try:
+            best = raw["best"]
+            loop = LoopState(
+                epoch=int(raw["epoch"]),
+                history={k: list(v) for k, v in raw["history"].items()},
+                best=BestEpoch(int(best["epoch"]), float(best["acc"]), float(best["loss"]), best["state"]),
+                train_seconds=float(raw["train_seconds"]),
+            )
+            return ResumeState(loop, raw["model"], raw["optimizer"], raw["normalisation"])
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            return self._unreadable(f"{_error_name(err)}: {err}")
+
+    def _unreadable(self, why: str) -> None:
+        tqdm.write(
+            f"warning: {self.state_path}: cannot read this resume state ({why}); "
+            "ignoring it and starting the run over from epoch 1",
+            file=sys.stderr,
         )
-        return ResumeState(loop, raw["model"], raw["optimizer"], raw["normalisation"])
+        return None
 
     def save_state(self, state: ResumeState) -> None:
         """Write ``state.pt`` atomically (a crash while saving keeps the previous one)."""

@@ -14,8 +14,9 @@ per-row labels and a :class:`~musicgenre.splits.Split` of row indices, and write
 
 An interrupted run (crash, Ctrl-C, killed job) restarts from its last finished epoch when ``train_model``
 is called again with the same ``out_dir``, and ends with the same weights and history as an uninterrupted
-run (see :mod:`musicgenre.training.seed`). A different model, config, split or data shape in an existing
-``out_dir`` is refused rather than mixed.
+run (see :mod:`musicgenre.training.seed`); an unreadable ``state.pt`` is reported on stderr and that run
+starts over. A different model, config, split or data shape in an existing ``out_dir`` is refused rather
+than mixed.
 
 This module checks the inputs and runs the pieces: the epoch loop (:mod:`musicgenre.training.loop`), the
 run folder (:mod:`musicgenre.training.run_folder`) and the probe's fit (:mod:`musicgenre.training.probe_fit`).
