@@ -256,6 +256,49 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(problem: dict,
     _same_run(clean, resumed)
 
 
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_resume_state_is_reported_and_the_run_starts_over(
+    problem: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    cfg = TrainConfig(epochs=3, batch_size=16, num_threads=1)
+    clean = run(problem, tmp_path / "clean", config=cfg)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_two(epoch: int, history: dict) -> None:
+        if epoch == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        run(problem, tmp_path / "damaged", config=cfg, on_epoch_end=stop_after_two)
+    state = tmp_path / "damaged" / "state.pt"
+    good = state.read_bytes()
+    state.write_bytes(
+        b"\x00garbage, not a torch file\n" * 40 if damage == "garbage" else good[: len(good) // 2]
+    )
+    capsys.readouterr()
+    again = run(problem, tmp_path / "damaged", config=cfg)
+    err = capsys.readouterr().err
+    assert str(state) in err and "starting the run over" in err and "weights_only" not in err
+    assert again.resumed_from_epoch == 0 and len(again.history["train_loss"]) == 3
+    _same_run(clean, again)
+    assert not state.exists()
+
+
+def test_a_readable_resume_state_of_another_run_is_refused(problem: dict, tmp_path: Path) -> None:
+    cfg = TrainConfig(epochs=2, batch_size=16, num_threads=1)
+
+    def stop(epoch: int, history: dict) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(problem, tmp_path / "run", config=cfg, on_epoch_end=stop)
+    with pytest.raises(TrainingError, match="unfinished run with a different"):
+        run(problem, tmp_path / "run", config=TrainConfig(epochs=3, batch_size=16, num_threads=1))
+    assert (tmp_path / "run" / "state.pt").exists()
+
+
 def test_finished_run_is_returned_without_retraining(problem: dict, tmp_path: Path, monkeypatch) -> None:
     cfg = TrainConfig(epochs=1, batch_size=16, num_threads=1)
     first = run(problem, tmp_path / "run", config=cfg)

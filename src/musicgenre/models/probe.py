@@ -8,7 +8,7 @@ validation set from a small grid) and then stored as this ``nn.Module``: pooling
 the CLI therefore treat it exactly like the gradient-trained models, and ``softmax(module(x))`` equals
 sklearn's ``predict_proba`` on the same features (``tests/test_models.py``).
 
-Registered with ``trainer="sklearn"``; :mod:`musicgenre.training.trainer` calls :func:`fit_logistic_probe`.
+Registered with ``trainer="sklearn"``; :mod:`musicgenre.training.probe_fit` calls :func:`fit_logistic_probe`.
 """
 
 from __future__ import annotations
