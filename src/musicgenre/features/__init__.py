@@ -1,5 +1,9 @@
-"""Per-segment features (waveform, MFCC, YAMNet log-mel and embeddings) behind one registry."""
+"""Per-segment features (waveform, MFCC, YAMNet log-mel and embeddings) behind one registry.
 
+Features computed by pretrained models carry their weights in the config (:mod:`musicgenre.features.pretrained`).
+"""
+
+from musicgenre.features.pretrained import PretrainedFeatureConfig, with_weights
 from musicgenre.features.registry import (
     FeatureConfig,
     FeatureSpec,
@@ -15,6 +19,7 @@ from musicgenre.features.registry import (
 __all__ = [
     "FeatureConfig",
     "FeatureSpec",
+    "PretrainedFeatureConfig",
     "config_from_dict",
     "extract",
     "extract_many",
@@ -22,4 +27,5 @@ __all__ = [
     "get_feature",
     "make_config",
     "register_feature",
+    "with_weights",
 ]
