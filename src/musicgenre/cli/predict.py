@@ -59,7 +59,8 @@ FORMATS = ("table", "json", "csv")
     "--yamnet-weights",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="YAMNet weights (.h5 or .tflite) for models on YAMNet features [default: see README].",
+    help="YAMNet weights (.h5 or .tflite) for models on YAMNet features; they must be those the model was "
+    "trained on [default: see README].",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option("--debug", is_flag=True, help="Show full tracebacks (same as `musicgenre --debug predict`).")
@@ -93,7 +94,7 @@ def predict(
 
     from musicgenre.fileio import write_text
     from musicgenre.predict import output
-    from musicgenre.predict.classifier import GenreClassifier, set_yamnet_weights
+    from musicgenre.predict.classifier import GenreClassifier
     from musicgenre.predict.files import collect_audio_files
 
     root = ctx.find_root()
@@ -112,10 +113,8 @@ def predict(
             )
         record_fmt = ext
 
-    if yamnet_weights is not None:
-        set_yamnet_weights(yamnet_weights)
     clf = GenreClassifier.from_checkpoint(
-        checkpoint, hop_seconds=hop, aggregate=aggregate, batch_size=batch_size
+        checkpoint, hop_seconds=hop, aggregate=aggregate, batch_size=batch_size, yamnet_weights=yamnet_weights
     )
     files, failures = collect_audio_files(paths)
 
