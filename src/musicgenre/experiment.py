@@ -21,6 +21,7 @@ from musicgenre.datasets.index import scan_dataset
 from musicgenre.errors import DatasetError, MusicGenreError
 from musicgenre.features.registry import FeatureConfig, make_config
 from musicgenre.fileio import read_json, write_json
+from musicgenre.pretrained import PretrainedBundle
 from musicgenre.settings import shared_dir
 
 #: Held-out evaluation drops segments that are more than half padding (see :func:`evaluate_run`).
@@ -56,11 +57,20 @@ class PreparedData:
 
 
 def feature_configs_for(
-    input_names: Sequence[str], options: dict[str, dict[str, Any]] | None = None
+    input_names: Sequence[str],
+    options: dict[str, dict[str, Any]] | None = None,
+    *,
+    weights: PretrainedBundle | None = None,
 ) -> dict[str, FeatureConfig]:
-    """Default configs of the named features, with per-feature option overrides."""
+    """Default configs of the named features, with per-feature option overrides.
+
+    Features of pretrained models get ``weights`` (a bundle of their family), else their default weights,
+    resolved here (see :func:`musicgenre.features.pretrained.with_weights`).
+    """
+    from musicgenre.features.pretrained import with_weights
+
     options = options or {}
-    return {name: make_config(name, **options.get(name, {})) for name in input_names}
+    return with_weights({name: make_config(name, **options.get(name, {})) for name in input_names}, weights)
 
 
 def prepare_data(
@@ -320,10 +330,14 @@ def run_experiment(
     cache_root: Path | None = None,
     workers: int = 2,
     progress: bool = True,
+    weights: PretrainedBundle | None = None,
 ) -> dict[str, Any]:
-    """``musicgenre train``: features (cached), split, train, evaluate. k-fold runs go to ``out_dir/fold-i``."""
+    """``musicgenre train``: features (cached), split, train, evaluate. k-fold runs go to ``out_dir/fold-i``.
+
+    ``weights``: pretrained weights for the features that need them (see :func:`feature_configs_for`).
+    """
     segment = segment or SegmentConfig()
-    configs = feature_configs_for(input_names)
+    configs = feature_configs_for(input_names, weights=weights)
     data = prepare_data(data_dir, configs, segment, cache_root=cache_root, workers=workers, progress=progress)
     all_splits = protocol_splits(data, protocol, seed=seed, k=k, split_dir=split_dir)
     train_cfg = make_train_config(model_name, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr)

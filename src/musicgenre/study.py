@@ -26,6 +26,7 @@ from musicgenre.experiment import (
     run_split,
 )
 from musicgenre.fileio import write_json
+from musicgenre.pretrained import PretrainedBundle
 
 
 @dataclass(frozen=True)
@@ -111,15 +112,19 @@ def run_study(
     progress: bool = True,
     dataset_label: str | None = None,
     command: str | None = None,
+    weights: PretrainedBundle | None = None,
 ) -> StudyReport:
-    """Run every row under ``protocol``, then write results.{md,csv,json}, figures, report.md and report.html."""
+    """Run every row under ``protocol``, then write results.{md,csv,json}, figures, report.md and report.html.
+
+    ``weights``: pretrained weights for the inputs that need them (see :func:`feature_configs_for`).
+    """
     from musicgenre.reporting import write_study_report
 
     rows = list(rows or STUDY_ROWS)
     out_dir = Path(out_dir)
     segment = segment or SegmentConfig()
     input_names = list(dict.fromkeys(i for r in rows for i in r.inputs))
-    configs = feature_configs_for(input_names)
+    configs = feature_configs_for(input_names, weights=weights)
     t0 = time.perf_counter()
     data = prepare_data(data_dir, configs, segment, cache_root=cache_root, workers=workers, progress=progress)
     feature_seconds = time.perf_counter() - t0

@@ -21,6 +21,7 @@ from musicgenre.cli.common import (
 )
 from musicgenre.cli.predict import predict
 from musicgenre.cli.yamnet import yamnet
+from musicgenre.pretrained import PretrainedBundle
 from musicgenre.splits import LEAKY_WARNING, PROTOCOLS
 
 
@@ -91,8 +92,7 @@ def features(
     """Extract features of every segment of DATA_DIR into the cache (resumable; both cores by default)."""
     from musicgenre.experiment import feature_configs_for, prepare_data
 
-    _set_yamnet_weights(yamnet_weights)
-    configs = feature_configs_for(list(dict.fromkeys(features)))
+    configs = feature_configs_for(list(dict.fromkeys(features)), weights=_yamnet_weights(yamnet_weights))
     start = time.perf_counter()
     data = prepare_data(data_dir, configs, segment, cache_root=cache_dir, workers=workers, progress=not quiet)
     seconds = time.perf_counter() - start
@@ -105,11 +105,13 @@ def features(
     click.echo(f"done in {seconds:.1f} s")
 
 
-def _set_yamnet_weights(path: Path | None) -> None:
-    if path is not None:
-        import os
+def _yamnet_weights(path: Path | None) -> PretrainedBundle | None:
+    """The bundle of ``--yamnet-weights``; None leaves the default to where the features are configured."""
+    if path is None:
+        return None
+    from musicgenre.yamnet.weights import resolve_weights
 
-        os.environ["MUSICGENRE_YAMNET_WEIGHTS"] = str(Path(path).resolve())
+    return resolve_weights(path)
 
 
 # --------------------------------------------------------------------------------------------- train
@@ -181,7 +183,6 @@ def train(
     """
     from musicgenre.experiment import run_experiment
 
-    _set_yamnet_weights(yamnet_weights)
     if protocol == "segment":
         click.secho(LEAKY_WARNING, fg="yellow", err=True)
     out = out or Path("runs") / f"{model}-{'+'.join(inputs)}-{protocol}"
@@ -202,6 +203,7 @@ def train(
         cache_root=cache_dir,
         workers=workers,
         progress=not quiet,
+        weights=_yamnet_weights(yamnet_weights),
     )
     click.echo(_summary_line(summary))
     click.echo(f"results in {out}")
@@ -339,7 +341,6 @@ def study(
             ref = f"{r.study_accuracy:.2f}" if r.study_accuracy is not None else "  - "
             click.echo(f"{mark} {r.key:<22} {r.label:<30} study {ref}  {r.model} on {'+'.join(r.inputs)}")
         return
-    _set_yamnet_weights(yamnet_weights)
     if protocol == "segment":
         click.secho(LEAKY_WARNING, fg="yellow", err=True)
     out = out or Path("runs") / f"study-{protocol}"
@@ -359,6 +360,7 @@ def study(
         workers=workers,
         progress=not quiet,
         command=_command_line(),
+        weights=_yamnet_weights(yamnet_weights),
     )
     click.echo(report.markdown_table)
     click.echo(f"report: {report.path}")
