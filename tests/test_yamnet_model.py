@@ -202,6 +202,31 @@ def test_feature_key_names_the_weights(tflite_path: Path, tmp_path: Path) -> Non
     assert a.key().startswith("yamnet_embedding-")
 
 
+def test_feature_key_does_not_follow_the_environment(
+    tflite_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A config's cache key is fixed when it is built, whatever MUSICGENRE_YAMNET_WEIGHTS says later."""
+    from musicgenre.features.registry import config_from_dict, make_config
+    from musicgenre.yamnet.weights import ENV_VAR
+
+    other = tmp_path / "other.h5"
+    other.write_bytes(b"\x89HDF\r\n\x1a\n not YAMNet, but a file with another identity")
+    monkeypatch.setenv(ENV_VAR, str(tflite_path))
+    configs = [make_config(name) for name in ("yamnet_embedding", "yamnet_logmel")]
+    keys = [c.key() for c in configs]
+    restored = [config_from_dict(c.to_dict()) for c in configs]
+    for value in (str(other), None, str(tflite_path)):
+        if value is None:
+            monkeypatch.delenv(ENV_VAR)
+        else:
+            monkeypatch.setenv(ENV_VAR, value)
+        assert [c.key() for c in configs] == keys
+        assert [c.key() for c in restored] == keys
+        assert all(c.source is not None and c.source.path == tflite_path for c in configs)
+    monkeypatch.setenv(ENV_VAR, str(other))
+    assert make_config("yamnet_embedding").key() != keys[0]  # read when a config is built
+
+
 # ---------------------------------------------------------------------------------------- HEAR
 
 

@@ -3,6 +3,7 @@ the verified downloader (file:// URLs only; no test touches the network) and the
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import h5py
@@ -12,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from musicgenre.errors import WeightsNotFoundError
+from musicgenre.pretrained import git_blob_sha1
 from musicgenre.yamnet import params as P
 from musicgenre.yamnet import weights as W
 from musicgenre.yamnet.keras_weights import load_keras_weights
@@ -205,15 +207,10 @@ def test_tflite_loader_rejects_damaged_files(tmp_path: Path, yamnet_dir: Path) -
 # ------------------------------------------------------------------------------------------ download
 
 
-def test_git_blob_sha1_matches_git() -> None:
-    # `git hash-object` of a file holding "hello\n"
-    assert W.git_blob_sha1(b"hello\n") == "ce013625030ba8dba906f756967f9e9ca394464a"
-
-
 def test_download_verifies_checksum(tmp_path: Path) -> None:
     src = tmp_path / "remote.h5"
     src.write_bytes(b"pretend weights" * 1000)
-    good = W.git_blob_sha1(src.read_bytes())
+    good = git_blob_sha1(src.read_bytes())
     dest = tmp_path / "cache" / "yamnet.h5"
     assert W.download_weights(src.as_uri(), dest, sha1=good) == dest
     assert dest.read_bytes() == src.read_bytes()
@@ -248,8 +245,8 @@ def test_resolution_order(isolated: Path, monkeypatch: pytest.MonkeyPatch, yamne
     remote = isolated / "remote" / "yamnet.h5"
     remote.parent.mkdir()
     remote.write_bytes(b"fake yamnet.h5")
-    monkeypatch.setattr(W, "YAMNET_H5_URL", remote.as_uri())
-    monkeypatch.setattr(W, "YAMNET_H5_GIT_SHA1", W.git_blob_sha1(remote.read_bytes()))
+    official = dataclasses.replace(W.YAMNET, url=remote.as_uri(), sha1=git_blob_sha1(remote.read_bytes()))
+    monkeypatch.setattr(W, "YAMNET", official)
     src = W.resolve_weights()
     assert src.origin == "download" and src.kind == "keras-float"
     assert src.path == isolated / "cache" / "weights" / "yamnet.h5" and src.path.is_file()
@@ -257,7 +254,7 @@ def test_resolution_order(isolated: Path, monkeypatch: pytest.MonkeyPatch, yamne
     assert W.resolve_weights().origin == "cache"
 
     # a cached file that is not the official one is refused
-    monkeypatch.setattr(W, "YAMNET_H5_GIT_SHA1", "1" * 40)
+    monkeypatch.setattr(W, "YAMNET", dataclasses.replace(official, sha1="1" * 40))
     with pytest.raises(WeightsNotFoundError, match=r"not Google's yamnet\.h5"):
         W.resolve_weights()
     src.path.unlink()
@@ -270,7 +267,8 @@ def test_resolution_order(isolated: Path, monkeypatch: pytest.MonkeyPatch, yamne
 
     # the environment beats the shared file, an explicit path beats the environment
     monkeypatch.setenv(W.ENV_VAR, str(tflite))
-    assert W.resolve_weights() == W.WeightsSource(tflite, "tflite-int8", "environment")
+    assert W.resolve_weights() == W.YAMNET.bundle(tflite, "environment")
+    assert W.resolve_weights().kind == "tflite-int8"
     assert W.resolve_weights(tflite).origin == "argument"
     with pytest.raises(WeightsNotFoundError, match="no such weights file"):
         W.resolve_weights(isolated / "nope.h5")
@@ -280,13 +278,13 @@ def test_resolution_order(isolated: Path, monkeypatch: pytest.MonkeyPatch, yamne
 
 
 def test_weights_kind_by_suffix_and_magic(tmp_path: Path, yamnet_dir: Path) -> None:
-    assert W.weights_kind(tmp_path / "x.h5") == "keras-float"
-    assert W.weights_kind(yamnet_dir / "yamnet_int8.tflite") == "tflite-int8"
+    assert W.YAMNET.kind_of(tmp_path / "x.h5") == "keras-float"
+    assert W.YAMNET.kind_of(yamnet_dir / "yamnet_int8.tflite") == "tflite-int8"
     odd = tmp_path / "weights.bin"
     odd.write_bytes((yamnet_dir / "yamnet_int8.tflite").read_bytes()[:16])
-    assert W.weights_kind(odd) == "tflite-int8"
+    assert W.YAMNET.kind_of(odd) == "tflite-int8"
     odd.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 8)
-    assert W.weights_kind(odd) == "keras-float"
+    assert W.YAMNET.kind_of(odd) == "keras-float"
     odd.write_bytes(b"something else")
     with pytest.raises(WeightsNotFoundError):
-        W.weights_kind(odd)
+        W.YAMNET.kind_of(odd)

@@ -28,3 +28,7 @@ class CheckpointError(MusicGenreError):
 
 class WeightsNotFoundError(MusicGenreError):
     """Pretrained weights are needed but not available; the message says how to get them."""
+
+
+class WeightsMismatchError(WeightsNotFoundError):
+    """The weights at hand are not those a checkpoint or feature store was made with."""

@@ -20,6 +20,7 @@ from musicgenre.datasets.index import scan_dataset
 from musicgenre.errors import DatasetError, MusicGenreError
 from musicgenre.features.registry import FeatureConfig, make_config
 from musicgenre.fileio import read_json, write_json
+from musicgenre.pretrained import PretrainedBundle
 from musicgenre.results import HELD_OUT, RunSummary
 from musicgenre.settings import shared_dir
 from musicgenre.specs import EVAL_MAX_PADDING, ProtocolSpec, Runtime, TrainSpec
@@ -54,11 +55,20 @@ class PreparedData:
 
 
 def feature_configs_for(
-    input_names: Sequence[str], options: dict[str, dict[str, Any]] | None = None
+    input_names: Sequence[str],
+    options: dict[str, dict[str, Any]] | None = None,
+    *,
+    weights: Sequence[PretrainedBundle] = (),
 ) -> dict[str, FeatureConfig]:
-    """Default configs of the named features, with per-feature option overrides."""
+    """Default configs of the named features, with per-feature option overrides.
+
+    Features of pretrained models get the bundle of their family in ``weights``, else their default
+    weights, resolved here (see :func:`musicgenre.features.pretrained.with_weights`).
+    """
+    from musicgenre.features.pretrained import with_weights
+
     options = options or {}
-    return {name: make_config(name, **options.get(name, {})) for name in input_names}
+    return with_weights({name: make_config(name, **options.get(name, {})) for name in input_names}, *weights)
 
 
 def prepare_data(
@@ -279,7 +289,7 @@ def run_experiment(
 ) -> RunSummary:
     """``musicgenre train``: features (cached), split, train, evaluate. k-fold runs go to ``out_dir/fold-i``."""
     segment = segment or SegmentConfig()
-    configs = feature_configs_for(input_names)
+    configs = feature_configs_for(input_names, weights=runtime.weights)
     data = prepare_data(data_dir, configs, segment, runtime)
     all_splits = protocol_splits(data, protocol)
     out_dir = Path(out_dir)
@@ -327,6 +337,7 @@ def evaluate_run(
     """
     from musicgenre.checkpoint import load_checkpoint
     from musicgenre.evaluation.metrics import evaluate, write_evaluation
+    from musicgenre.features.pretrained import with_weights
     from musicgenre.features.registry import config_from_dict
 
     run_dir = Path(run_dir)
@@ -336,7 +347,7 @@ def evaluate_run(
     summaries = []
     for ckpt_path in ckpt_paths:
         ckpt = load_checkpoint(ckpt_path)
-        configs = {n: config_from_dict(d) for n, d in ckpt.inputs.items()}
+        configs = with_weights({n: config_from_dict(d) for n, d in ckpt.inputs.items()}, *runtime.weights)
         segment = SegmentConfig.from_dict(ckpt.segment)
         if data_dir is None:
             src = Path(ckpt.meta.get("dataset", ""))

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from musicgenre.pretrained import PretrainedBundle
 
 #: Held-out evaluation drops segments that are more than half padding (see ``experiment.evaluate_run``).
 EVAL_MAX_PADDING = 0.5
@@ -63,11 +66,13 @@ class TrainSpec:
 @dataclass(frozen=True)
 class Runtime:
     """Where and how work runs: the feature cache root (``None``: the default), worker processes for
-    feature extraction, and whether to show progress."""
+    feature extraction, whether to show progress, and the pretrained weights chosen at the edge (one
+    resolved bundle per model family, e.g. ``--yamnet-weights``; families without one use their default)."""
 
     cache_dir: Path | None = None
     workers: int = 2
     progress: bool = True
+    weights: tuple[PretrainedBundle, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from musicgenre.experiment import (
     run_split,
 )
 from musicgenre.fileio import write_json
+from musicgenre.pretrained import PretrainedBundle
 from musicgenre.report.types import ExampleSegment, StudyFacts, StudyReport
 from musicgenre.results import RunSummary, StudyResult
 from musicgenre.specs import HeldOut, ProtocolSpec, Runtime, TrainSpec
@@ -87,7 +88,7 @@ def select_rows(models: str | None, inputs: str | None) -> list[StudyRow]:
     return rows
 
 
-def example_segment(data: PreparedData) -> ExampleSegment | None:
+def example_segment(data: PreparedData, weights: Sequence[PretrainedBundle] = ()) -> ExampleSegment | None:
     """The four inputs of one segment of the dataset's first track, for the report's figure.
 
     The second segment is used when it is mostly music (the first often starts quietly); inputs that cannot
@@ -96,7 +97,7 @@ def example_segment(data: PreparedData) -> ExampleSegment | None:
     from musicgenre.audio.io import load_audio
     from musicgenre.audio.segment import split_segments
     from musicgenre.datasets.index import scan_dataset
-    from musicgenre.features.registry import extract_many, make_config
+    from musicgenre.features.registry import extract_many
     from musicgenre.report.figures import FOUR_INPUTS
 
     if not data.n_rows:
@@ -108,11 +109,12 @@ def example_segment(data: PreparedData) -> ExampleSegment | None:
     seg = segs.samples[seg_i : seg_i + 1]
     arrays: dict[str, np.ndarray] = {"waveform": seg[0]}
     notes: list[str] = []
-    for cfg in [make_config(n) for n in FOUR_INPUTS if n != "waveform"]:
+    for name in FOUR_INPUTS[1:]:
         try:
-            arrays[cfg.name] = extract_many([cfg], seg, data.segment.sample_rate)[cfg.key()][0]
+            cfg = data.feature_configs.get(name) or feature_configs_for([name], weights=weights)[name]
+            arrays[name] = extract_many([cfg], seg, data.segment.sample_rate)[cfg.key()][0]
         except (MusicGenreError, KeyError) as exc:
-            notes.append(f"{cfg.name}: not shown ({exc})")
+            notes.append(f"{name}: not shown ({exc})")
     caption = (
         f"{track.genre} track {track.track_id}, segment {int(segs.index[seg_i])} "
         f"({data.segment.segment_seconds:g} s)"
@@ -140,7 +142,7 @@ def run_study(
     out_dir = Path(out_dir)
     segment = segment or SegmentConfig()
     input_names = list(dict.fromkeys(i for r in rows for i in r.inputs))
-    configs = feature_configs_for(input_names)
+    configs = feature_configs_for(input_names, weights=runtime.weights)
     t0 = time.perf_counter()
     data = prepare_data(data_dir, configs, segment, runtime)
     feature_seconds = time.perf_counter() - t0
@@ -200,6 +202,6 @@ def run_study(
         eval_data=str(Path(heldout.data_dir).resolve()) if heldout else None,
         eval_max_padding=heldout.max_padding if heldout else None,
         command=command,
-        example=example_segment(data),
+        example=example_segment(data, runtime.weights),
     )
     return write_study_report(out_dir, results, facts)

@@ -21,7 +21,6 @@ from musicgenre.cli.common import (
     run_options,
     runtime_options,
     segment_options,
-    yamnet_weights_option,
 )
 from musicgenre.cli.predict import predict
 from musicgenre.cli.yamnet import yamnet
@@ -78,21 +77,18 @@ def validate(data_dir: Path, min_tracks: int, as_json: bool, quiet: bool) -> Non
     required=True,
     help="Feature(s) to extract; repeat the option for several.",
 )
-@yamnet_weights_option
 @segment_options
 @runtime_options
 def features(
     data_dir: Path,
     features: tuple[str, ...],
-    yamnet_weights: Path | None,
     segment: SegmentConfig,
     runtime: Runtime,
 ) -> None:
     """Extract features of every segment of DATA_DIR into the cache (resumable; both cores by default)."""
     from musicgenre.experiment import feature_configs_for, prepare_data
 
-    _set_yamnet_weights(yamnet_weights)
-    configs = feature_configs_for(list(dict.fromkeys(features)))
+    configs = feature_configs_for(list(dict.fromkeys(features)), weights=runtime.weights)
     start = time.perf_counter()
     data = prepare_data(data_dir, configs, segment, runtime)
     seconds = time.perf_counter() - start
@@ -103,13 +99,6 @@ def features(
     for path, problem in data.errors:
         click.echo(f"  skipped {path}: {problem}")
     click.echo(f"done in {seconds:.1f} s")
-
-
-def _set_yamnet_weights(path: Path | None) -> None:
-    if path is not None:
-        import os
-
-        os.environ["MUSICGENRE_YAMNET_WEIGHTS"] = str(Path(path).resolve())
 
 
 # --------------------------------------------------------------------------------------------- train
@@ -133,7 +122,6 @@ def _set_yamnet_weights(path: Path | None) -> None:
     default=None,
     help="Run directory [default: runs/<model>-<inputs>-<split>].",
 )
-@yamnet_weights_option
 @segment_options
 @runtime_options
 def train(
@@ -143,7 +131,6 @@ def train(
     protocol: ProtocolSpec,
     train: TrainSpec,
     out: Path | None,
-    yamnet_weights: Path | None,
     segment: SegmentConfig,
     runtime: Runtime,
 ) -> None:
@@ -154,7 +141,6 @@ def train(
     """
     from musicgenre.experiment import run_experiment
 
-    _set_yamnet_weights(yamnet_weights)
     if protocol.name == "segment":
         click.secho(LEAKY_WARNING, fg="yellow", err=True)
     out = out or Path("runs") / f"{model}-{'+'.join(inputs)}-{protocol.name}"
@@ -248,7 +234,6 @@ def evaluate(
 )
 @eval_padding_option("On --eval-data")
 @click.option("--list", "list_rows", is_flag=True, help="List the grid's rows and exit.")
-@yamnet_weights_option
 @segment_options
 @runtime_options
 def study(
@@ -261,7 +246,6 @@ def study(
     eval_max_padding: float,
     out: Path | None,
     list_rows: bool,
-    yamnet_weights: Path | None,
     segment: SegmentConfig,
     runtime: Runtime,
 ) -> None:
@@ -278,7 +262,6 @@ def study(
             ref = f"{r.study_accuracy:.2f}" if r.study_accuracy is not None else "  - "
             click.echo(f"{mark} {r.key:<22} {r.label:<30} study {ref}  {r.model} on {'+'.join(r.inputs)}")
         return
-    _set_yamnet_weights(yamnet_weights)
     if protocol.name == "segment":
         click.secho(LEAKY_WARNING, fg="yellow", err=True)
     out = out or Path("runs") / f"study-{protocol.name}"

@@ -64,7 +64,8 @@ def yamnet_weights_option(func: Callable) -> Callable:
         "--yamnet-weights",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        help="YAMNet weights (Google's yamnet.h5 or yamnet_int8.tflite) [default: see README].",
+        help="YAMNet weights (Google's yamnet.h5 or yamnet_int8.tflite) for YAMNet features; a trained model "
+        "is used with the weights it was trained on [default: see README].",
     )(func)
 
 
@@ -129,7 +130,8 @@ def segment_options(func: Callable) -> Callable:
 
 
 def runtime_options(func: Callable) -> Callable:
-    """``--cache-dir``, ``--workers`` and ``--quiet``, as a :class:`~musicgenre.specs.Runtime` (``runtime``)."""
+    """``--cache-dir``, ``--workers``, ``--quiet`` and ``--yamnet-weights``, as one
+    :class:`~musicgenre.specs.Runtime` (``runtime``); the weights are resolved here, once."""
 
     @click.option(
         "--cache-dir",
@@ -141,11 +143,24 @@ def runtime_options(func: Callable) -> Callable:
         "--workers", type=click.IntRange(1, 64), default=2, help="Processes for feature extraction."
     )
     @quiet_option
+    @yamnet_weights_option
     @functools.wraps(func)
-    def wrapper(*args: Any, cache_dir: Path | None, workers: int, quiet: bool, **kwargs: Any) -> Any:
+    def wrapper(
+        *args: Any,
+        cache_dir: Path | None,
+        workers: int,
+        quiet: bool,
+        yamnet_weights: Path | None,
+        **kwargs: Any,
+    ) -> Any:
         from musicgenre.specs import Runtime
 
-        kwargs["runtime"] = Runtime(cache_dir=cache_dir, workers=workers, progress=not quiet)
+        weights = ()
+        if yamnet_weights is not None:
+            from musicgenre.yamnet.weights import resolve_weights
+
+            weights = (resolve_weights(yamnet_weights),)
+        kwargs["runtime"] = Runtime(cache_dir=cache_dir, workers=workers, progress=not quiet, weights=weights)
         return func(*args, **kwargs)
 
     return wrapper

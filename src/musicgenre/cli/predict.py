@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from musicgenre.cli.common import CONTEXT_SETTINGS
+from musicgenre.cli.common import CONTEXT_SETTINGS, quiet_option, yamnet_weights_option
 
 FORMATS = ("table", "json", "csv")
 
@@ -55,13 +55,8 @@ FORMATS = ("table", "json", "csv")
     help="Track-level genre: mean of window probabilities, or majority vote of windows.",
 )
 @click.option("--batch-size", type=click.IntRange(1), default=32, help="Windows per model call.")
-@click.option(
-    "--yamnet-weights",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="YAMNet weights (.h5 or .tflite) for models on YAMNet features [default: see README].",
-)
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@yamnet_weights_option
+@quiet_option
 @click.option("--debug", is_flag=True, help="Show full tracebacks (same as `musicgenre --debug predict`).")
 @click.pass_context
 def predict(
@@ -93,7 +88,7 @@ def predict(
 
     from musicgenre.fileio import write_text
     from musicgenre.predict import output
-    from musicgenre.predict.classifier import GenreClassifier, set_yamnet_weights
+    from musicgenre.predict.classifier import GenreClassifier
     from musicgenre.predict.files import collect_audio_files
 
     root = ctx.find_root()
@@ -112,10 +107,8 @@ def predict(
             )
         record_fmt = ext
 
-    if yamnet_weights is not None:
-        set_yamnet_weights(yamnet_weights)
     clf = GenreClassifier.from_checkpoint(
-        checkpoint, hop_seconds=hop, aggregate=aggregate, batch_size=batch_size
+        checkpoint, hop_seconds=hop, aggregate=aggregate, batch_size=batch_size, yamnet_weights=yamnet_weights
     )
     files, failures = collect_audio_files(paths)
 

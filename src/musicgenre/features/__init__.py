@@ -1,7 +1,11 @@
-"""Per-segment features (waveform, MFCC, YAMNet log-mel and embeddings) behind one registry."""
+"""Per-segment features (waveform, MFCC, YAMNet log-mel and embeddings) behind one registry.
+
+Features computed by pretrained models carry their weights in the config (:mod:`musicgenre.features.pretrained`).
+"""
 
 # The built-in features register themselves on import (lhotse-style); this is the one place they are imported.
 from musicgenre.features import mfcc, waveform, yamnet  # noqa: F401
+from musicgenre.features.pretrained import PretrainedFeatureConfig, with_weights
 from musicgenre.features.registry import (
     FeatureConfig,
     FeatureSpec,
@@ -17,6 +21,7 @@ from musicgenre.features.registry import (
 __all__ = [
     "FeatureConfig",
     "FeatureSpec",
+    "PretrainedFeatureConfig",
     "config_from_dict",
     "extract",
     "extract_many",
@@ -24,4 +29,5 @@ __all__ = [
     "get_feature",
     "make_config",
     "register_feature",
+    "with_weights",
 ]

@@ -4,9 +4,12 @@ Each segment is padded on its own by YAMNet's rule (48,000 samples -> 54,000 -> 
 shapes are derived from the segment length, so other segment lengths work too. Both features come from one
 batched pass (``joint="yamnet"``): asking for both frames and runs the network once.
 
-``weights`` selects the weights file (``.h5`` or ``.tflite``); empty resolves them as described in
-:mod:`musicgenre.yamnet.weights`. The cache key includes the resolved weights' format and git blob id, so
-features from Google's float Keras weights and from the int8 TFLite file never share a cache store.
+``weights`` is the identity (``"<kind>:<git blob id>"``) of the weights these features come from, and
+``source`` the bundle to load them from (see :mod:`musicgenre.features.pretrained`): a path or an empty
+``weights`` is resolved when the config is built (:mod:`musicgenre.yamnet.weights`), and the CLI and
+``GenreClassifier`` bind the weights they resolved with :func:`~musicgenre.features.pretrained.with_weights`.
+The cache key holds the identity, so features from Google's float Keras weights and from the int8 TFLite
+file never share a cache store, and a config's key does not depend on the environment.
 
 ``precision`` is that of YAMNet's network (see :mod:`musicgenre.yamnet.fast`): ``"auto"`` (bfloat16 on CPUs
 with native bfloat16 units, else float32), ``"float32"`` or ``"bfloat16"``. The cache key holds the
@@ -15,8 +18,7 @@ with native bfloat16 units, else float32), ``"float32"`` or ``"bfloat16"``. The 
 
 from __future__ import annotations
 
-import hashlib
-import json
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -25,10 +27,12 @@ import numpy as np
 
 from musicgenre.audio.io import resample
 from musicgenre.audio.segment import SegmentConfig
-from musicgenre.errors import WeightsNotFoundError
+from musicgenre.features.pretrained import PretrainedFeatureConfig
 from musicgenre.features.registry import FeatureConfig, register_feature
+from musicgenre.pretrained import PretrainedBundle, WeightsFamily
 from musicgenre.yamnet import params as P
 from musicgenre.yamnet.frontend import num_frames, num_patches
+from musicgenre.yamnet.weights import YAMNET
 
 JOINT_KEY = "yamnet"
 
@@ -39,27 +43,19 @@ def _samples_16k(segment: SegmentConfig) -> int:
 
 
 @dataclass(frozen=True)
-class _YamnetConfig(FeatureConfig):
-    weights: str = ""  # path to yamnet.h5 / yamnet_int8.tflite; "" = default resolution
+class _YamnetConfig(PretrainedFeatureConfig):
+    weights_family: ClassVar[WeightsFamily] = YAMNET
+
     precision: str = "auto"  # of the network: "auto", "float32" or "bfloat16"
 
-    def weights_identity(self) -> str:
-        """``"<kind>:<git blob id prefix>"`` of the weights these features come from (no download)."""
-        from musicgenre.yamnet.weights import resolve_weights, weights_id
-
-        try:
-            source = resolve_weights(self.weights or None, download=False)
-        except WeightsNotFoundError:
-            return "unresolved"
-        return f"{source.kind}:{weights_id(source.path)[:12]}"
-
     def key(self) -> str:
-        """Hash of the config *and* of the resolved weights' identity (format + content)."""
+        """Hash of the config: the weights' identity (format + content) and the *resolved* precision."""
         from musicgenre.yamnet.fast import resolve_precision
 
-        fields = {**self.to_dict(), "precision": resolve_precision(self.precision)}
-        blob = json.dumps({**fields, "weights_identity": self.weights_identity()}, sort_keys=True)
-        return f"{self.name}-{hashlib.sha1(blob.encode()).hexdigest()[:10]}"
+        self.require_weights()
+        precision = resolve_precision(self.precision)
+        pinned = self if precision == self.precision else dataclasses.replace(self, precision=precision)
+        return FeatureConfig.key(pinned)
 
 
 @dataclass(frozen=True)
@@ -94,9 +90,15 @@ def _to_16k(segments: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def yamnet_features(
-    segments: np.ndarray, sample_rate: int, weights: str = "", precision: str = "auto"
+    segments: np.ndarray,
+    sample_rate: int,
+    weights: PretrainedBundle | str | None = None,
+    precision: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(log_mel (n, frames, 64), embeddings (n, patches, 1024))`` float32 of ``segments`` ``(n, samples)``."""
+    """``(log_mel (n, frames, 64), embeddings (n, patches, 1024))`` float32 of ``segments`` ``(n, samples)``.
+
+    ``weights``: a bundle, a path, or None (the default resolution).
+    """
     from musicgenre.yamnet.model import get_model
 
     x = _to_16k(segments, sample_rate)
@@ -116,10 +118,10 @@ def extract_joint(
     configs: Sequence[_YamnetConfig], segments: np.ndarray, sample_rate: int
 ) -> list[np.ndarray]:
     """Both YAMNet features from one pass per distinct (weights, precision), in the order of ``configs``."""
-    results: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    results: dict[tuple[PretrainedBundle, str], tuple[np.ndarray, np.ndarray]] = {}
     out = []
     for cfg in configs:
-        setting = (cfg.weights, cfg.precision)
+        setting = (cfg.bundle(), cfg.precision)
         if setting not in results:
             results[setting] = yamnet_features(segments, sample_rate, *setting)
         log_mel, embeddings = results[setting]

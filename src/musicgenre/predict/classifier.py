@@ -11,7 +11,6 @@ and batch sizes, not by the length of the recording.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from musicgenre.predict.aggregate import METHODS, aggregate, confidence
 from musicgenre.predict.results import PredictionFailure, PredictionResult
 from musicgenre.predict.stream import DEFAULT_BLOCK_SECONDS, AudioStream, array_blocks
 from musicgenre.predict.windows import SignalStats, sliding_windows
+from musicgenre.pretrained import PretrainedBundle
 from musicgenre.training.data import load_batch
 from musicgenre.training.inference import model_from_checkpoint
 
@@ -52,8 +52,11 @@ class GenreClassifier:
         low_confidence: results whose top probability is below this get the ``low_confidence`` flag.
         silence_dbfs: RMS level below which windows are left out of the aggregate and a whole file is
             flagged ``silent``.
-        yamnet_weights: YAMNet weights file for models on YAMNet features (else found as usual:
-            ``$MUSICGENRE_YAMNET_WEIGHTS``, the weights cache, the shared TFLite file).
+        yamnet_weights: YAMNet weights (a file or a :class:`~musicgenre.pretrained.PretrainedBundle`) for
+            models on YAMNet features, else found as usual (``$MUSICGENRE_YAMNET_WEIGHTS``, the weights
+            cache, the shared TFLite file, a download). They must be the weights the model was trained on
+            (the checkpoint keeps their identity, not their path), else
+            :class:`~musicgenre.errors.WeightsMismatchError`. Each classifier keeps its own.
     """
 
     def __init__(
@@ -67,25 +70,28 @@ class GenreClassifier:
         block_seconds: float = DEFAULT_BLOCK_SECONDS,
         low_confidence: float = LOW_CONFIDENCE,
         silence_dbfs: float = SILENCE_DBFS,
-        yamnet_weights: str | Path | None = None,
+        yamnet_weights: str | Path | PretrainedBundle | None = None,
     ) -> None:
+        from musicgenre.features.pretrained import with_weights
         from musicgenre.features.registry import config_from_dict
+        from musicgenre.yamnet.weights import resolve_weights
 
         if aggregate not in METHODS:
             raise ValueError(f"unknown aggregation {aggregate!r}; choose from {', '.join(METHODS)}")
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
-        if yamnet_weights is not None:
-            set_yamnet_weights(yamnet_weights)
+        bundle = resolve_weights(yamnet_weights) if yamnet_weights is not None else None
         self.checkpoint = checkpoint
         #: The file it was loaded from (set by :meth:`from_checkpoint`).
         self.checkpoint_path: Path | None = None
         self.labels: tuple[str, ...] = tuple(checkpoint.labels)
         try:
             self.segment = SegmentConfig.from_dict(checkpoint.segment)
-            self.feature_configs = {name: config_from_dict(d) for name, d in checkpoint.inputs.items()}
+            configs = {name: config_from_dict(d) for name, d in checkpoint.inputs.items()}
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"checkpoint's segment or feature settings are not usable: {exc}") from None
+        #: The checkpoint's feature configs, with the weights of pretrained features bound (resolved here).
+        self.feature_configs = with_weights(configs, bundle)
         for name, cfg in self.feature_configs.items():
             expected = tuple(checkpoint.input_shapes.get(name, ()))
             got = tuple(cfg.shape(self.segment))
@@ -313,14 +319,6 @@ class GenreClassifier:
 
 
 # ---------------------------------------------------------------------------------------------- helpers
-def set_yamnet_weights(path: str | Path) -> None:
-    """Point YAMNet features at a weights file (``.h5`` or ``.tflite``), as ``--yamnet-weights`` does."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise MusicGenreError(f"{p}: no such YAMNet weights file")
-    os.environ["MUSICGENRE_YAMNET_WEIGHTS"] = str(p.resolve())
-
-
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

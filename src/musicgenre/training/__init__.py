@@ -8,7 +8,6 @@ from musicgenre.training.normalisation import (
     normalise,
 )
 from musicgenre.training.trainer import (
-    TRAINING_RATIONALE,
     TrainConfig,
     TrainingError,
     TrainResult,
@@ -18,7 +17,6 @@ from musicgenre.training.trainer import (
 )
 
 __all__ = [
-    "TRAINING_RATIONALE",
     "TrainConfig",
     "TrainResult",
     "TrainingError",

@@ -20,7 +20,8 @@ than mixed.
 
 This module checks the inputs and runs the pieces: the epoch loop (:mod:`musicgenre.training.loop`), the
 run folder (:mod:`musicgenre.training.run_folder`) and the probe's fit (:mod:`musicgenre.training.probe_fit`).
-The optimiser and schedule are explained in :data:`TRAINING_RATIONALE` (quoted by the study report).
+The optimiser and schedule are explained in the study report's "Training choices"
+(:data:`musicgenre.report.render.TRAINING_RATIONALE`).
 """
 
 from __future__ import annotations
@@ -79,7 +80,6 @@ __all__ = [
     "HISTORY_NAME",
     "RESULT_NAME",
     "STATE_NAME",
-    "TRAINING_RATIONALE",
     "EpochCallback",
     "TrainConfig",
     "TrainResult",
@@ -92,29 +92,10 @@ __all__ = [
     "train_model",
 ]
 
-TRAINING_RATIONALE = """\
-Every gradient-trained model uses the same recipe: AdamW (learning rate 1e-3, weight decay 0.05 on weights
-but not on biases or batch-norm parameters, betas 0.9/0.999), batch size 64, cross-entropy, gradient norm
-clipped at 5, 30 epochs, and a per-step schedule of one epoch of linear warm-up followed by cosine decay
-to 1% of the peak learning rate. The checkpoint keeps the epoch with the best validation accuracy (ties:
-lower validation loss). Why this recipe: Adam-type optimisers train the LSTMs, CNNs and the multi-input
-model well at one shared learning rate, so all rows of the study compare architectures rather than
-per-model tuning; decoupled weight decay (AdamW) is the regulariser that behaves the same whatever the
-gradient scale of each model. The warm-up protects batch-norm statistics and Adam's second-moment
-estimates during the first steps. Cosine decay spends the early epochs at a high learning rate and
-anneals smoothly, so the last epochs are stable and validation accuracy plateaus instead of jumping
-between epochs; selecting the best epoch on such a curve is less of a lottery. We preferred it to
-OneCycle, whose long warm-up (30% of training) and momentum cycling were designed for SGD at very high
-peak rates and would add a second knob (the peak rate) to tune per model. The linear probe is not
-trained by gradient descent: scikit-learn's logistic regression (lbfgs) on standardised mean+std-pooled
-embeddings, with C chosen on the validation set from {0.001, 0.01, 0.1, 1, 10}. Normalisation statistics
-(per MFCC coefficient, mel band or embedding dimension; one global mean/std for the waveform) come from
-the training rows only. Runs are seeded and bit-reproducible on a CPU for a given thread count."""
-
 
 @dataclass
 class TrainConfig:
-    """How to train. See :data:`TRAINING_RATIONALE` for why these defaults.
+    """How to train. See :data:`musicgenre.report.render.TRAINING_RATIONALE` for why these defaults.
 
     Attributes:
         epochs: passes over the training rows.

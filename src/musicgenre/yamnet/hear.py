@@ -2,7 +2,8 @@
 
 - :func:`load_model` ``(model_file_path="")`` -> a :class:`~musicgenre.yamnet.model.YAMNet` module with
   ``sample_rate`` (16000), ``scene_embedding_size`` and ``timestamp_embedding_size`` (1024). An empty path
-  resolves the weights as everywhere else (see :mod:`musicgenre.yamnet.weights`).
+  resolves the weights as everywhere else (see :mod:`musicgenre.yamnet.weights`); a
+  :class:`~musicgenre.pretrained.PretrainedBundle` is used as it is.
 - :func:`get_timestamp_embeddings` ``(audio (n_sounds, n_samples), model)`` ->
   ``(embeddings (n_sounds, n_timestamps, 1024), timestamps (n_sounds, n_timestamps))`` in milliseconds. One
   embedding per 0.96 s patch with a 0.48 s hop; its timestamp is the patch centre, 487.5 + 480 i ms.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from musicgenre.pretrained import PretrainedBundle
 from musicgenre.yamnet import params as P
 from musicgenre.yamnet.frontend import num_patches
 from musicgenre.yamnet.model import YAMNet
@@ -25,8 +27,8 @@ from musicgenre.yamnet.model import load_model as _load_model
 __all__ = ["get_scene_embeddings", "get_timestamp_embeddings", "load_model"]
 
 
-def load_model(model_file_path: str = "") -> YAMNet:
-    """Load YAMNet with the weights at ``model_file_path`` (``.h5`` or ``.tflite``; empty: resolve)."""
+def load_model(model_file_path: str | PretrainedBundle = "") -> YAMNet:
+    """Load YAMNet with the weights at ``model_file_path`` (``.h5`` or ``.tflite``, or a bundle; empty: resolve)."""
     return _load_model(model_file_path or None)
 
 

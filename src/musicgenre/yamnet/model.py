@@ -12,6 +12,7 @@ for feature extraction: inference mode, patches of many clips in chunks through 
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -21,11 +22,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from musicgenre.pretrained import PretrainedBundle
 from musicgenre.yamnet import params as P
 from musicgenre.yamnet.fast import DEFAULT_CHUNKS, DTYPES, FastCNN, resolve_precision
 from musicgenre.yamnet.frontend import Frontend, patch_times
 from musicgenre.yamnet.network import FusedWeights, YAMNetCNN
-from musicgenre.yamnet.weights import WeightsSource, load_weights, resolve_weights
+from musicgenre.yamnet.weights import load_weights, resolve_weights
 
 #: "float": the float log-mel (default, as Google's Keras model); "tflite": the log-mel exactly as the TFLite
 #: interpreter computes it from yamnet_int8.tflite (int8 DFT and mel kernels, activations quantized on the
@@ -57,7 +59,7 @@ class YAMNet(nn.Module):
     def __init__(
         self,
         weights: FusedWeights,
-        source: WeightsSource | None = None,
+        source: PretrainedBundle | None = None,
         frontend: str = "float",
         precision: str = "auto",
     ) -> None:
@@ -138,21 +140,29 @@ class YAMNet(nn.Module):
 
 
 def load_model(
-    weights: str | Path | WeightsSource | None = None, frontend: str = "float", precision: str = "auto"
+    weights: str | Path | PretrainedBundle | None = None, frontend: str = "float", precision: str = "auto"
 ) -> YAMNet:
-    """A new :class:`YAMNet` with weights resolved from ``weights`` (see :mod:`musicgenre.yamnet.weights`)."""
-    source = weights if isinstance(weights, WeightsSource) else resolve_weights(weights)
-    return YAMNet(load_weights(source), source, frontend, precision)
+    """A new :class:`YAMNet` with the weights of a bundle, a path, or (None) the default resolution.
+
+    See :mod:`musicgenre.yamnet.weights` for the resolution order.
+    """
+    bundle = resolve_weights(weights)
+    return YAMNet(load_weights(bundle), bundle, frontend, precision)
 
 
 @lru_cache(maxsize=8)  # weights x frontend x precision
-def _cached_model(path: str, kind: str, origin: str, frontend: str, precision: str) -> YAMNet:
-    return load_model(WeightsSource(Path(path), kind, origin), frontend, precision)
+def _cached_model(bundle: PretrainedBundle, frontend: str, precision: str) -> YAMNet:
+    return load_model(bundle, frontend, precision)
 
 
-def get_model(weights: str | Path | None = None, frontend: str = "float", precision: str = "auto") -> YAMNet:
-    """The process-wide :class:`YAMNet` for these weights and settings: loaded once, then shared."""
-    source = resolve_weights(weights)
-    return _cached_model(
-        str(source.path.resolve()), source.kind, source.origin, frontend, resolve_precision(precision)
-    )
+def get_model(
+    weights: str | Path | PretrainedBundle | None = None, frontend: str = "float", precision: str = "auto"
+) -> YAMNet:
+    """The process-wide :class:`YAMNet` for these weights and settings: loaded once, then shared.
+
+    ``weights`` is a bundle (``bundle.get_model()`` calls this), a path, or None (the default resolution).
+    Models are cached per bundle (file, content and origin), so different weights give different models.
+    """
+    bundle = resolve_weights(weights)
+    bundle = dataclasses.replace(bundle, path=bundle.path.resolve())
+    return _cached_model(bundle, frontend, resolve_precision(precision))
