@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from musicgenre.audio import audio_info, load_audio, resample
-from musicgenre.audio.io import is_audio_path, to_mono
+from musicgenre.audio import audio_info, load_audio
 from musicgenre.errors import AudioError, MusicGenreError
 
 SR = 22050
@@ -89,17 +88,6 @@ def test_stereo_48k_is_downmixed_and_resampled(tmp_path: Path) -> None:
     np.testing.assert_array_equal(load_audio(path, None), np.zeros(96000, dtype=np.float32))
 
 
-def test_to_mono_and_resample() -> None:
-    x = np.array([[1.0, 0.0], [0.5, 0.5]], dtype=np.float32)
-    np.testing.assert_array_equal(to_mono(x), [0.5, 0.5])
-    assert to_mono(x[:, 0]) is not None and to_mono(x[:, 0]).ndim == 1
-    tone = _tone(440.0, 1.0, 48000)
-    out = resample(tone, 48000, 16000)
-    assert out.dtype == np.float32 and out.shape == (16000,)
-    same = resample(tone.astype(np.float64), 48000, 48000)
-    assert same.dtype == np.float32 and np.array_equal(same, tone)
-
-
 def test_partial_read(tmp_path: Path) -> None:
     x = np.random.default_rng(0).uniform(-0.5, 0.5, SR * 2).astype(np.float32)
     path = tmp_path / "noise.wav"
@@ -120,13 +108,6 @@ def test_real_gtzan_clip(gtzan_mini: Path) -> None:
     y = load_audio(path)
     assert y.dtype == np.float32 and y.size == pytest.approx(info.duration * 16000, abs=2)
     assert 0.01 < np.abs(y).max() <= 1.0
-
-
-def test_is_audio_path() -> None:
-    for name in ["a.wav", "b.AU", "c.Flac", "d.mp3", "e.ogg", "f.m4a", "g.aiff"]:
-        assert is_audio_path(name), name
-    for name in ["a.txt", "b", "c.npz", "d.wav.bak"]:
-        assert not is_audio_path(name), name
 
 
 # --- failures ---------------------------------------------------------------------------------------------
