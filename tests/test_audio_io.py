@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 from musicgenre.audio import audio_info, load_audio
+from musicgenre.audio.decode import BlockReader
 from musicgenre.errors import AudioError, MusicGenreError
 
 SR = 22050
@@ -98,6 +99,36 @@ def test_partial_read(tmp_path: Path) -> None:
     np.testing.assert_array_equal(load_audio(path, None, offset=1.5), x[round(1.5 * SR) :])
     with pytest.raises(AudioError, match="no audio samples in the requested range"):
         load_audio(path, None, offset=5.0)
+
+
+@pytest.mark.parametrize("ext", ["wav", "flac", "mp3", "ogg", "m4a"])
+def test_duration_decodes_only_the_start(tmp_path: Path, ext: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``duration`` gives the full decode cut to length, and the decoder is not asked for more."""
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, 4 * SR).astype(np.float32)
+    path = tmp_path / f"noise.{ext}"
+    if ext == "m4a":
+        _write_m4a(path, x, SR)
+    else:
+        sf.write(path, x, SR)
+    full = load_audio(path, None)
+    n = round(1.5 * SR)
+
+    pulled: list[int] = []
+    for name in ("_sf_blocks", "_av_blocks"):
+        real = getattr(BlockReader, name)
+
+        def spy(self, real=real):
+            for block in real(self):
+                pulled.append(block.shape[0])
+                yield block
+
+        monkeypatch.setattr(BlockReader, name, spy)
+    part = load_audio(path, None, duration=1.5)
+    np.testing.assert_array_equal(part, full[:n])
+    assert n <= sum(pulled) <= n + (4096 if ext == "m4a" else 0)  # PyAV decodes whole codec frames
+
+    z = load_audio(path, 16000, duration=1.5)
+    assert z.dtype == np.float32 and z.shape == (round(1.5 * 16000),)
 
 
 def test_real_gtzan_clip(gtzan_mini: Path) -> None:
