@@ -220,7 +220,7 @@ def main() -> None:
         warm1.append(time.perf_counter() - t)
     torch.set_num_threads(threads)
     # Where the warm time goes: decoding + resampling alone.
-    from musicgenre.predict.stream import AudioStream
+    from musicgenre.audio.stream import AudioStream
 
     t = time.perf_counter()
     with AudioStream(mp3, clf.sample_rate) as stream:

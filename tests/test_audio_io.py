@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from musicgenre.audio import audio_info, load_audio, resample
-from musicgenre.audio.io import is_audio_path, to_mono
+from musicgenre.audio import audio_info, load_audio
+from musicgenre.audio.decode import BlockReader
 from musicgenre.errors import AudioError, MusicGenreError
 
 SR = 22050
@@ -89,17 +89,6 @@ def test_stereo_48k_is_downmixed_and_resampled(tmp_path: Path) -> None:
     np.testing.assert_array_equal(load_audio(path, None), np.zeros(96000, dtype=np.float32))
 
 
-def test_to_mono_and_resample() -> None:
-    x = np.array([[1.0, 0.0], [0.5, 0.5]], dtype=np.float32)
-    np.testing.assert_array_equal(to_mono(x), [0.5, 0.5])
-    assert to_mono(x[:, 0]) is not None and to_mono(x[:, 0]).ndim == 1
-    tone = _tone(440.0, 1.0, 48000)
-    out = resample(tone, 48000, 16000)
-    assert out.dtype == np.float32 and out.shape == (16000,)
-    same = resample(tone.astype(np.float64), 48000, 48000)
-    assert same.dtype == np.float32 and np.array_equal(same, tone)
-
-
 def test_partial_read(tmp_path: Path) -> None:
     x = np.random.default_rng(0).uniform(-0.5, 0.5, SR * 2).astype(np.float32)
     path = tmp_path / "noise.wav"
@@ -112,6 +101,36 @@ def test_partial_read(tmp_path: Path) -> None:
         load_audio(path, None, offset=5.0)
 
 
+@pytest.mark.parametrize("ext", ["wav", "flac", "mp3", "ogg", "m4a"])
+def test_duration_decodes_only_the_start(tmp_path: Path, ext: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``duration`` gives the full decode cut to length, and the decoder is not asked for more."""
+    x = np.random.default_rng(0).uniform(-0.5, 0.5, 4 * SR).astype(np.float32)
+    path = tmp_path / f"noise.{ext}"
+    if ext == "m4a":
+        _write_m4a(path, x, SR)
+    else:
+        sf.write(path, x, SR)
+    full = load_audio(path, None)
+    n = round(1.5 * SR)
+
+    pulled: list[int] = []
+    for name in ("_sf_blocks", "_av_blocks"):
+        real = getattr(BlockReader, name)
+
+        def spy(self, real=real):
+            for block in real(self):
+                pulled.append(block.shape[0])
+                yield block
+
+        monkeypatch.setattr(BlockReader, name, spy)
+    part = load_audio(path, None, duration=1.5)
+    np.testing.assert_array_equal(part, full[:n])
+    assert n <= sum(pulled) <= n + (4096 if ext == "m4a" else 0)  # PyAV decodes whole codec frames
+
+    z = load_audio(path, 16000, duration=1.5)
+    assert z.dtype == np.float32 and z.shape == (round(1.5 * 16000),)
+
+
 def test_real_gtzan_clip(gtzan_mini: Path) -> None:
     path = gtzan_mini / "blues" / "blues.00000.au"
     info = audio_info(path)
@@ -120,13 +139,6 @@ def test_real_gtzan_clip(gtzan_mini: Path) -> None:
     y = load_audio(path)
     assert y.dtype == np.float32 and y.size == pytest.approx(info.duration * 16000, abs=2)
     assert 0.01 < np.abs(y).max() <= 1.0
-
-
-def test_is_audio_path() -> None:
-    for name in ["a.wav", "b.AU", "c.Flac", "d.mp3", "e.ogg", "f.m4a", "g.aiff"]:
-        assert is_audio_path(name), name
-    for name in ["a.txt", "b", "c.npz", "d.wav.bak"]:
-        assert not is_audio_path(name), name
 
 
 # --- failures ---------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from musicgenre.models.registry import build_model
 from musicgenre.predict import GenreClassifier, PredictionResult
 from musicgenre.predict.output import csv_header
 from musicgenre.predict.results import RECORD_KEYS
-from test_predict_stream import make_signal, write_audio
+from test_audio_stream import make_signal, write_audio
 
 LABELS = ["noise", "tone"]
 SR = 16000

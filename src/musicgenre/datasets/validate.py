@@ -2,10 +2,13 @@
 
 Severities:
 
-- ``error``: the file cannot be used (unreadable or corrupt, zero-length, no samples, NaN/inf samples).
-- ``warning``: usable but suspicious (truncated, silent), or something in the tree that is ignored
-  (non-audio files in genre folders, duplicate track ids), or a genre folder that is empty or has fewer
-  usable tracks than a track-level split needs.
+- ``error``: the file cannot be used (unreadable or corrupt, zero-length, no samples, NaN/inf samples,
+  truncated). These are exactly the files that training (:func:`~musicgenre.audio.io.load_audio`) and
+  prediction (:class:`~musicgenre.audio.stream.AudioStream`) refuse, with their messages: all three run the
+  checks of :mod:`musicgenre.audio.check`.
+- ``warning``: usable but suspicious (silent, or a little shorter than declared), or something in the tree
+  that is ignored (non-audio files in genre folders, duplicate track ids), or a genre folder that is empty
+  or has fewer usable tracks than a track-level split needs.
 - ``info``: worth knowing, nothing to fix (a sample rate or channel count unlike the rest of the dataset,
   files outside genre folders such as a README).
 
@@ -15,7 +18,6 @@ Severities:
 from __future__ import annotations
 
 import os
-import struct
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +26,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from musicgenre.audio.io import audio_info, load_audio
+from musicgenre.audio.check import completeness
+from musicgenre.audio.decode import audio_info
+from musicgenre.audio.io import load_audio
 from musicgenre.datasets.index import Track, scan_dataset
 from musicgenre.errors import AudioError
 
@@ -39,7 +43,7 @@ class Problem:
     """One finding. ``kind`` is a stable machine-readable code, ``problem`` the human explanation.
 
     Kinds: ``zero-length``, ``empty`` (no samples), ``unreadable``, ``corrupt``, ``non-finite``, ``truncated``
-    (an error when the loader refuses the file, a warning when it decodes what is there), ``silent``,
+    (an error when the loaders refuse the file, a warning when less is missing than they tolerate), ``silent``,
     ``not-audio``, ``duplicate-id``, ``outside-genre``, ``sample-rate``, ``channels``, ``empty-genre``,
     ``few-tracks``.
     """
@@ -195,69 +199,9 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h"
 
 
-# --------------------------------------------------------------------------------------------------------
-# Header parsing: libsndfile silently clamps a truncated file's frame count to what is there, so the
-# declared length has to be read from the header itself (Sun .au and RIFF WAV, the formats GTZAN uses).
-
-_AU_BYTES = {1: 1, 2: 1, 3: 2, 4: 3, 5: 4, 6: 4, 7: 8, 27: 1}
-
-
-def declared_frames(path: str | Path) -> int | None:
-    """Frames that a ``.au``/``.snd``/``.wav`` header declares, or None when unknown or not stated."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    try:
-        with open(path, "rb") as f:
-            if suffix in (".au", ".snd"):
-                return _au_declared(f.read(24))
-            if suffix in (".wav", ".wave"):
-                return _wav_declared(f)
-    except OSError:
-        return None
-    return None
-
-
-def _au_declared(head: bytes) -> int | None:
-    if len(head) < 24 or head[:4] != b".snd":
-        return None
-    _, size, encoding, _, channels = struct.unpack(">IIIII", head[4:24])
-    bps = _AU_BYTES.get(encoding)
-    if size == 0xFFFFFFFF or not bps or channels <= 0:
-        return None
-    return size // (bps * channels)
-
-
-def _wav_declared(f) -> int | None:
-    head = f.read(12)
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return None
-    block_align = 0
-    fmt_tag = None
-    for _ in range(64):  # a WAV file has a handful of chunks; stop on anything odd
-        hdr = f.read(8)
-        if len(hdr) < 8:
-            return None
-        cid, size = hdr[:4], struct.unpack("<I", hdr[4:])[0]
-        if cid == b"fmt ":
-            body = f.read(size + (size & 1))
-            if len(body) < 16:
-                return None
-            fmt_tag, _, _, _, block_align = struct.unpack("<HHIIH", body[:14])
-        elif cid == b"data":
-            if fmt_tag not in (1, 3, 0xFFFE) or block_align <= 0 or size in (0, 0xFFFFFFFF):
-                return None
-            return size // block_align
-        else:
-            f.seek(size + (size & 1), os.SEEK_CUR)
-    return None
-
-
-# --------------------------------------------------------------------------------------------------------
-
-
 def _error_kind(problem: str, default: str) -> str:
     text = problem.lower()
-    if "truncated" in text:
+    if text.startswith("truncated"):  # not "cannot decode audio data (corrupt or truncated; ...)"
         return "truncated"
     if "nan" in text or "infinite" in text:
         return "non-finite"
@@ -277,21 +221,13 @@ def check_file(track: Track) -> FileCheck:
         out.problems.append(Problem(path, problem, severity, kind))
 
     try:
-        size = path.stat().st_size
-    except OSError as exc:
-        add(f"cannot read file ({exc.strerror or exc})", "error", "unreadable")
-        return out
-    if size == 0:
-        add("zero-length file", "error", "zero-length")
-        return out
-    try:
-        info = audio_info(path)
+        info = audio_info(path)  # the checks load_audio and AudioStream run
     except AudioError as exc:
         add(exc.problem, "error", _error_kind(exc.problem, "unreadable"))
         return out
     out.sample_rate, out.channels = info.sample_rate, info.channels
     try:
-        x = load_audio(path, sample_rate=None)
+        x = load_audio(path, sample_rate=None)  # refuses a truncated file
     except AudioError as exc:
         add(exc.problem, "error", _error_kind(exc.problem, "corrupt"))
         return out
@@ -300,16 +236,9 @@ def check_file(track: Track) -> FileCheck:
         return out
     decoded = int(x.shape[0])
     sr = info.sample_rate
-    declared = declared_frames(path)
-    expected = max(info.frames, declared or 0)
-    if decoded < expected:
-        source = "header declares" if declared and declared > info.frames else "file reports"
-        add(
-            f"truncated: {source} {expected / sr:.2f} s ({expected} frames) but only {decoded / sr:.2f} s "
-            f"decode; the rest is missing",
-            "warning",
-            "truncated",
-        )
+    short = completeness(info, decoded).problem  # cut short, but within what the loaders accept
+    if short:
+        add(short, "warning", "truncated")
     peak = float(np.max(np.abs(x))) if decoded else 0.0
     if peak < SILENCE_PEAK:
         level = "all samples are zero" if peak == 0.0 else f"peak {20 * np.log10(peak):.0f} dBFS"

@@ -14,10 +14,11 @@ A :class:`PredictionResult` also holds ``probabilities`` (``{genre: p}``), ``dur
 ``low_confidence``). Files that cannot be used raise :class:`~musicgenre.errors.AudioError` naming the file
 and the problem; :meth:`GenreClassifier.predict_many` turns them into :class:`PredictionFailure` items.
 
-Modules: :mod:`.stream` (bounded-memory block decoding and resampling), :mod:`.windows` (sliding windows),
-:mod:`.aggregate` (window probabilities to a track distribution and confidence), :mod:`.classifier`
-(:class:`GenreClassifier`), :mod:`.results` (result types), :mod:`.output` (table, JSON, CSV, timeline),
-:mod:`.files` (expanding paths and folders).
+Modules: :mod:`.windows` (sliding windows), :mod:`.aggregate` (window probabilities to a track
+distribution and confidence), :mod:`.classifier` (:class:`GenreClassifier`), :mod:`.results` (result
+types), :mod:`.output` (table, JSON, CSV, timeline), :mod:`.files` (expanding paths and folders). Files are
+decoded block by block by :mod:`musicgenre.audio.stream`, with the same checks as training's
+:func:`musicgenre.audio.load_audio`.
 """
 
 from __future__ import annotations

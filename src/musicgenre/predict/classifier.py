@@ -1,6 +1,6 @@
 """``GenreClassifier``: a trained checkpoint that labels audio files and arrays of any length.
 
-The pipeline for one recording: stream-decode in blocks (:mod:`~musicgenre.predict.stream`), cut sliding
+The pipeline for one recording: stream-decode in blocks (:mod:`~musicgenre.audio.stream`), cut sliding
 windows of the model's segment length (:mod:`~musicgenre.predict.windows`), compute the checkpoint's
 features for a batch of windows (the feature registry, exactly as in training), apply the checkpoint's
 normalisation statistics (the training code's batch loader), run the model, softmax, and aggregate the window
@@ -20,11 +20,11 @@ import numpy as np
 import torch
 
 from musicgenre.audio.segment import SegmentConfig
+from musicgenre.audio.stream import DEFAULT_BLOCK_SECONDS, AudioStream, array_blocks
 from musicgenre.checkpoint import Checkpoint, load_checkpoint
 from musicgenre.errors import AudioError, CheckpointError, MusicGenreError
 from musicgenre.predict.aggregate import METHODS, aggregate, confidence
 from musicgenre.predict.results import PredictionFailure, PredictionResult
-from musicgenre.predict.stream import DEFAULT_BLOCK_SECONDS, AudioStream, array_blocks
 from musicgenre.predict.windows import SignalStats, sliding_windows
 from musicgenre.pretrained import PretrainedBundle
 from musicgenre.training.data import load_batch

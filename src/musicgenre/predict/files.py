@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from musicgenre.audio.io import AUDIO_EXTENSIONS
+from musicgenre.audio.check import AUDIO_EXTENSIONS
 from musicgenre.predict.results import PredictionFailure
 
 

@@ -1,0 +1,195 @@
+"""Bounded-memory decoding: any audio file as mono float32 blocks at the model's sample rate.
+
+A file is never loaded whole. :class:`AudioStream` reads ``block_seconds`` of audio at a time with the
+shared :class:`~musicgenre.audio.decode.BlockReader` (soundfile's block reader for wav/au/aiff/flac/ogg/mp3,
+PyAV's frame decoder for m4a/aac and other FFmpeg formats), which averages the channels and checks the
+samples, and resamples each block with a streaming soxr resampler. The output is numerically the same as
+:func:`musicgenre.audio.io.load_audio` on the whole file (same reader, same mono mix, same soxr 'HQ' filter;
+``soxr.ResampleStream`` matches ``soxr.resample`` exactly), so windows see what the training pipeline saw.
+
+Files go through the same checks as :func:`~musicgenre.audio.io.load_audio` (:mod:`musicgenre.audio.check`):
+every problem is an :class:`~musicgenre.errors.AudioError` naming the file and the problem, with the same
+message for the same file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from musicgenre.audio import check
+from musicgenre.audio.decode import DEFAULT_BLOCK_SECONDS, BlockReader, audio_info, stream_resampler
+from musicgenre.errors import AudioError
+
+__all__ = ["DEFAULT_BLOCK_SECONDS", "AudioStream", "StreamInfo", "array_blocks", "to_mono_array"]
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What is known about a stream before decoding it.
+
+    Attributes:
+        path: the file (None for an in-memory array).
+        sample_rate: the file's own sample rate (Hz).
+        channels: channel count.
+        frames: length declared by the file (header or codec estimate), in frames at ``sample_rate``;
+            None when unknown.
+        format: container/codec name (``WAV``, ``MP3``, ``AAC``, ...).
+    """
+
+    path: Path | None
+    sample_rate: int
+    channels: int
+    frames: int | None
+    format: str
+
+    @property
+    def declared_duration(self) -> float | None:
+        """Declared length in seconds, or None."""
+        return None if self.frames is None else self.frames / self.sample_rate
+
+
+class AudioStream:
+    """Decode ``path`` block by block to mono float32 at ``target_sr``.
+
+    Opening checks the file (exists, non-empty, supported and readable format) and raises
+    :class:`AudioError` right away; decoding problems are raised by :meth:`blocks` when they are met.
+
+    Example::
+
+        with AudioStream("song.mp3", 16000) as stream:
+            for block in stream.blocks():  # 1-D float32 arrays of at most ~60 s at 16 kHz
+                ...
+
+    Attributes:
+        info: :class:`StreamInfo` of the file.
+        frames_decoded: frames read so far, at the file's own rate.
+        samples_out: samples produced so far, at ``target_sr``.
+        max_block_samples: the largest decoded block so far (frames x channels), for memory checks.
+    """
+
+    def __init__(self, path: str | Path, target_sr: int, *, block_seconds: float = DEFAULT_BLOCK_SECONDS):
+        if target_sr <= 0:
+            raise ValueError(f"target_sr must be positive, got {target_sr}")
+        if block_seconds <= 0:
+            raise ValueError(f"block_seconds must be positive, got {block_seconds}")
+        self.path = Path(path)
+        self.target_sr = int(target_sr)
+        self.block_seconds = float(block_seconds)
+        self.samples_out = 0
+        self._header = audio_info(self.path)  # the checks shared with load_audio
+        h = self._header
+        self.info = StreamInfo(self.path, h.sample_rate, h.channels, h.frames, h.format)
+        block_frames = int(round(self.block_seconds * h.sample_rate))
+        self._reader = BlockReader(self.path, h, block_frames=block_frames)
+
+    # ------------------------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Release the file handle (also done when :meth:`blocks` finishes)."""
+        self._reader.close()
+
+    def __enter__(self) -> AudioStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def frames_decoded(self) -> int:
+        """Frames read so far, at the file's own rate."""
+        return self._reader.position
+
+    @property
+    def max_block_samples(self) -> int:
+        """The largest decoded block so far (frames x channels)."""
+        return self._reader.max_block_samples
+
+    @property
+    def duration(self) -> float:
+        """Seconds decoded so far (the full length once :meth:`blocks` is exhausted)."""
+        return self.frames_decoded / self.info.sample_rate
+
+    # ------------------------------------------------------------------------------------ decoding
+    def blocks(self) -> Iterator[np.ndarray]:
+        """Yield mono float32 blocks at ``target_sr`` (the last one flushes the resampler).
+
+        Raises :class:`AudioError` for undecodable data, NaN/inf samples, a file with no samples, or a
+        truncated file (after the last block).
+        """
+        resampler = stream_resampler(self.info.sample_rate, self.target_sr)
+        try:
+            for mono in self._reader.blocks():
+                out = mono if resampler is None else resampler.resample_chunk(mono, last=False)
+                if out.size:
+                    self.samples_out += out.shape[0]
+                    yield out
+            if self.frames_decoded == 0:
+                raise check.no_samples(self.path)
+            if resampler is not None:
+                out = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+                if out.size:
+                    self.samples_out += out.shape[0]
+                    yield out
+            check.check_complete(self._header, self.frames_decoded)
+        finally:
+            self.close()
+
+
+def array_blocks(
+    samples: np.ndarray,
+    sample_rate: int,
+    target_sr: int,
+    *,
+    block_seconds: float = DEFAULT_BLOCK_SECONDS,
+    name: str = "<array>",
+) -> Iterator[np.ndarray]:
+    """The in-memory counterpart of :meth:`AudioStream.blocks`: mono float32 blocks at ``target_sr``.
+
+    ``samples`` is 1-D, or 2-D ``(frames, channels)`` as soundfile returns it; ``(channels, frames)`` as
+    librosa returns it is accepted too when the first axis is clearly the channel axis (at most 16 long
+    and shorter than the other). Integer arrays are scaled to [-1, 1]. The mono mix and the resampler are
+    the same as for files. Raises :class:`AudioError` (named ``name``) for empty or non-finite input.
+    """
+    x = to_mono_array(samples, name=name)
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    resampler = stream_resampler(sample_rate, target_sr)
+    step = max(1, int(round(block_seconds * sample_rate)))
+    for i in range(0, x.shape[0], step):
+        block = x[i : i + step]
+        out = block if resampler is None else resampler.resample_chunk(block, last=False)
+        if out.size:
+            yield out
+    if resampler is not None:
+        out = resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        if out.size:
+            yield out
+
+
+def to_mono_array(samples: np.ndarray, *, name: str = "<array>") -> np.ndarray:
+    """A checked mono float32 copy of an in-memory signal (see :func:`array_blocks` for the layouts)."""
+    x = np.asarray(samples)
+    if x.dtype.kind in "iu":
+        info = np.iinfo(x.dtype)
+        x = (x.astype(np.float64) - (info.max + info.min + 1) / 2) / ((info.max - info.min + 1) / 2)
+    elif x.dtype.kind != "f":
+        raise AudioError(name, f"samples must be a numeric array, got dtype {x.dtype}")
+    if x.ndim == 2:
+        if x.shape[1] <= 16 and x.shape[1] <= x.shape[0]:
+            x = x.mean(axis=1)
+        elif x.shape[0] <= 16 and x.shape[0] < x.shape[1]:
+            x = x.mean(axis=0)
+        else:
+            raise AudioError(name, f"expected (frames, channels) samples, got shape {x.shape}")
+    elif x.ndim != 1:
+        raise AudioError(name, f"expected 1-D or (frames, channels) samples, got shape {x.shape}")
+    if x.size == 0:
+        raise check.no_samples(Path(name))
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if not np.isfinite(x).all():
+        bad = int(np.flatnonzero(~np.isfinite(x))[0])
+        raise AudioError(name, f"contains NaN or infinite samples (first at sample {bad})")
+    return x
