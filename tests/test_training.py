@@ -235,19 +235,21 @@ def test_same_seed_same_history_and_weights(problem: dict, tmp_path: Path) -> No
     assert c.history["train_loss"] != a.history["train_loss"]
 
 
+class _Stop(Exception):
+    """Raised by :func:`_stop_after_two` to interrupt a run."""
+
+
+def _stop_after_two(epoch: int, history: dict) -> None:
+    if epoch == 2:
+        raise _Stop
+
+
 def test_resume_after_an_interruption_equals_an_uninterrupted_run(problem: dict, tmp_path: Path) -> None:
     cfg = TrainConfig(epochs=4, batch_size=16, num_threads=1)
     clean = run(problem, tmp_path / "clean", model="cnn2d", config=cfg)
 
-    class Stop(Exception):
-        pass
-
-    def stop_after_two(epoch: int, history: dict) -> None:
-        if epoch == 2:
-            raise Stop
-
-    with pytest.raises(Stop):
-        run(problem, tmp_path / "resumed", model="cnn2d", config=cfg, on_epoch_end=stop_after_two)
+    with pytest.raises(_Stop):
+        run(problem, tmp_path / "resumed", model="cnn2d", config=cfg, on_epoch_end=_stop_after_two)
     assert (tmp_path / "resumed" / "state.pt").exists() and not (
         tmp_path / "resumed" / "result.json"
     ).exists()
@@ -263,15 +265,8 @@ def test_a_damaged_resume_state_is_reported_and_the_run_starts_over(
     cfg = TrainConfig(epochs=3, batch_size=16, num_threads=1)
     clean = run(problem, tmp_path / "clean", config=cfg)
 
-    class Stop(Exception):
-        pass
-
-    def stop_after_two(epoch: int, history: dict) -> None:
-        if epoch == 2:
-            raise Stop
-
-    with pytest.raises(Stop):
-        run(problem, tmp_path / "damaged", config=cfg, on_epoch_end=stop_after_two)
+    with pytest.raises(_Stop):
+        run(problem, tmp_path / "damaged", config=cfg, on_epoch_end=_stop_after_two)
     state = tmp_path / "damaged" / "state.pt"
     good = state.read_bytes()
     state.write_bytes(
