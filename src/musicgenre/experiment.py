@@ -236,6 +236,7 @@ def run_split(
         segment_config=data.segment,
         config=train_config,
         out_dir=out_dir,
+        model_options=train.model_options_for(model_name),
         meta=meta,
         progress=runtime.progress,
     )

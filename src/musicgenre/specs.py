@@ -43,12 +43,26 @@ class ProtocolSpec:
 
 @dataclass(frozen=True)
 class TrainSpec:
-    """Overrides of a model's default training config: epochs, seed, and optionally batch size and lr."""
+    """Overrides of a model's default training config: epochs, seed, and optionally batch size and lr;
+    ``zeroshot_map``: a ``genre,class`` CSV for the zero-shot models (default: GTZAN's ten genres)."""
 
     epochs: int = 30
     seed: int = 0
     batch_size: int | None = None
     lr: float | None = None
+    zeroshot_map: Path | None = None
+
+    def model_options_for(self, model_name: str) -> dict[str, Any]:
+        """Builder options that come from the command line (only the zero-shot mapping so far)."""
+        if self.zeroshot_map is None:
+            return {}
+        from musicgenre.models import get_model_spec
+
+        return (
+            {"mapping_file": str(self.zeroshot_map)}
+            if get_model_spec(model_name).trainer == "zeroshot"
+            else {}
+        )
 
     def config_for(self, model_name: str) -> Any:
         """The :class:`~musicgenre.training.trainer.TrainConfig` of ``model_name`` with these overrides."""

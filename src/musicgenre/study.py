@@ -62,6 +62,9 @@ STUDY_ROWS: tuple[StudyRow, ...] = (
         ("waveform", "yamnet_embedding", "yamnet_logmel", "mfcc"),
     ),
     StudyRow("probe_embedding", "Linear probe (YAMNet mean+std)", "probe", ("yamnet_embedding",)),
+    StudyRow(
+        "zeroshot_yamnet", "Zero-shot YAMNet (AudioSet genres)", "zeroshot_yamnet", ("yamnet_embedding",)
+    ),
 )
 
 

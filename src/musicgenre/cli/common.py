@@ -183,6 +183,7 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
             k: int,
             split_dir: Path | None,
             epochs: int,
+            zeroshot_map: Path | None,
             fold: int | None = None,
             batch_size: int | None = None,
             lr: float | None = None,
@@ -191,7 +192,9 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
             from musicgenre.specs import ProtocolSpec, TrainSpec
 
             kwargs["protocol"] = ProtocolSpec(protocol_name, seed=seed, k=k, fold=fold, split_dir=split_dir)
-            kwargs["train"] = TrainSpec(epochs=epochs, seed=seed, batch_size=batch_size, lr=lr)
+            kwargs["train"] = TrainSpec(
+                epochs=epochs, seed=seed, batch_size=batch_size, lr=lr, zeroshot_map=zeroshot_map
+            )
             return func(*args, **kwargs)
 
         options = [
@@ -216,6 +219,13 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
                 default=None,
                 help="Folder of *_filtered.txt lists for the fault-filtered protocol "
                 "[default: <shared>/data/gtzan-splits].",
+            ),
+            click.option(
+                "--zeroshot-map",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=None,
+                help="CSV of 'genre,class' rows mapping your genres to AudioSet classes for the zero-shot "
+                "model [default: GTZAN's ten genres].",
             ),
         ]
         if tuning:

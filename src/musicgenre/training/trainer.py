@@ -301,6 +301,8 @@ def train_model(
     with training_context(config.seed, config.num_threads):
         if prep.spec.trainer == "sklearn":
             return _train_sklearn(prep, meta, progress)
+        if prep.spec.trainer == "zeroshot":
+            return _fit_zeroshot(prep, meta)
         return _train_torch(prep, meta, progress, on_epoch_end)
 
 
@@ -445,4 +447,25 @@ def _train_sklearn(prep: _Prepared, meta: dict[str, Any] | None, progress: bool)
     return _finish(
         prep, model, state_dict_copy(model), normalisation, outcome.history(seconds), 1, outcome.valid_acc,
         seconds, 0, meta, outcome.meta(),
+    )  # fmt: skip
+
+
+def _fit_zeroshot(prep: _Prepared, meta: dict[str, Any] | None) -> TrainResult:
+    """No training: the mapped AudioSet classes and YAMNet's dense layer; inputs are not normalised."""
+    from musicgenre.models.zeroshot import read_mapping
+    from musicgenre.training.zeroshot_fit import load_yamnet_dense, score_zeroshot, zeroshot_options
+
+    t0 = time.perf_counter()
+    mapping_file = prep.model_options.pop("mapping_file", None)
+    mapping = read_mapping(mapping_file) if mapping_file else None
+    prep.model_options.update(zeroshot_options(prep.label_names, mapping))
+    model = _build(prep)
+    (name,) = prep.inputs
+    load_yamnet_dense(model, prep.feature_configs[name])
+    outcome = score_zeroshot(model, _epoch_data(prep, {}), prep.config.eval_batch_size)
+    seconds = time.perf_counter() - t0
+    extra = {"zeroshot_mapping_file": mapping_file}
+    return _finish(
+        prep, model, state_dict_copy(model), {}, outcome.history(seconds), 1, outcome.valid_acc, seconds, 0,
+        meta, extra,
     )  # fmt: skip
