@@ -12,7 +12,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from musicgenre.evaluation.compare import RowStats
 
 #: Metrics averaged over folds, each with a ``<name>_std`` beside it.
 FOLD_METRICS = ("segment_accuracy", "track_accuracy", "macro_f1", "best_epoch")
@@ -130,13 +133,27 @@ class StudyResult:
     summary: RunSummary
     run_dir: str
     heldout: RunSummary | None = None
+    stats: RowStats | None = None
 
     def to_row(self) -> dict[str, Any]:
-        """The flat row that ``results.{md,csv,json}`` and ``row.json`` hold."""
+        """The flat row that ``results.{md,csv,json}`` and ``row.json`` hold; with :attr:`stats`, the 95%
+        intervals (``*_low``/``*_high``) and the held-out accuracy on unseen and seen artists."""
         row = self.summary.to_row()
         row.update(key=self.key, label=self.label, study_accuracy=self.study_accuracy, run_dir=self.run_dir)
         held = self.heldout
         row["heldout_track_accuracy"] = held.track_accuracy if held else None
         row["heldout_track_accuracy_std"] = held.track_accuracy_std if held else None
         row["heldout_macro_f1"] = held.macro_f1 if held else None
+        if self.stats is not None:
+            for name, iv in (
+                ("track_accuracy", self.stats.test),
+                ("heldout_track_accuracy", self.stats.heldout),
+                ("unseen_accuracy", self.stats.unseen),
+                ("seen_accuracy", self.stats.seen),
+            ):
+                if iv is None:
+                    continue
+                if name in ("unseen_accuracy", "seen_accuracy"):
+                    row[name], row[f"n_{name.split('_')[0]}"] = iv.estimate, iv.n
+                row[f"{name}_low"], row[f"{name}_high"] = iv.low, iv.high
         return row

@@ -7,6 +7,7 @@ a finished row is not retrained on a re-run.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import numpy as np
 
 from musicgenre.audio.segment import SegmentConfig
 from musicgenre.errors import MusicGenreError
+from musicgenre.evaluation.compare import study_stats
 from musicgenre.experiment import (
     PreparedData,
     evaluate_run,
@@ -66,6 +68,10 @@ STUDY_ROWS: tuple[StudyRow, ...] = (
         "zeroshot_yamnet", "Zero-shot YAMNet (AudioSet genres)", "zeroshot_yamnet", ("yamnet_embedding",)
     ),
 )
+
+
+#: The row every trained row is compared with: no training, YAMNet's own genre classes.
+ZERO_SHOT_FLOOR = "zeroshot_yamnet"
 
 
 def select_rows(models: str | None, inputs: str | None) -> list[StudyRow]:
@@ -176,16 +182,24 @@ def run_study(
             held = evaluate_run(
                 run_dir, data_dir=heldout.data_dir, runtime=runtime, eval_max_padding=heldout.max_padding
             )
-        result = StudyResult(
-            key=row.key,
-            label=row.label,
-            study_accuracy=row.study_accuracy,
-            summary=RunSummary.aggregate(summaries),
-            run_dir=str(run_dir),
-            heldout=held,
+        results.append(
+            StudyResult(
+                key=row.key,
+                label=row.label,
+                study_accuracy=row.study_accuracy,
+                summary=RunSummary.aggregate(summaries),
+                run_dir=str(run_dir),
+                heldout=held,
+            )
         )
-        results.append(result)
-        write_json(run_dir / "row.json", result.to_row())
+    stats = study_stats(
+        [(r.key, Path(r.run_dir), Path(r.heldout.out_dir) if r.heldout else None) for r in results],
+        floor=ZERO_SHOT_FLOOR,
+        seed=train.seed,
+    )
+    results = [dataclasses.replace(r, stats=stats.rows[r.key]) for r in results]
+    for r in results:
+        write_json(Path(r.run_dir) / "row.json", r.to_row())
     facts = StudyFacts(
         data_dir=str(Path(data_dir).resolve()),
         dataset_label=dataset_label or Path(data_dir).resolve().name,
@@ -207,4 +221,4 @@ def run_study(
         command=command,
         example=example_segment(data, runtime.weights),
     )
-    return write_study_report(out_dir, results, facts)
+    return write_study_report(out_dir, results, facts, stats)

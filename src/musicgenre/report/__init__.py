@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from musicgenre.evaluation.compare import StudyStats
 from musicgenre.fileio import write_text
 from musicgenre.report.figures import (
     plot_accuracy_comparison,
     plot_four_inputs,
+    plot_interval_bars,
     plot_validation_curves,
     pooled_confusion,
 )
@@ -54,7 +56,9 @@ def _row_figures(result: StudyResult, genres: Sequence[str]) -> RowFigures:
     return RowFigures(tuple((p, alt) for p, alt in figures if p.exists()), note)
 
 
-def write_study_report(out_dir: Path, results: list[StudyResult], facts: StudyFacts) -> StudyReport:
+def write_study_report(
+    out_dir: Path, results: list[StudyResult], facts: StudyFacts, stats: StudyStats | None = None
+) -> StudyReport:
     """Write the tables, figures, ``report.md`` and ``report.html`` of a finished study."""
     out_dir = Path(out_dir)
     fig_dir = out_dir / "figures"
@@ -67,9 +71,18 @@ def write_study_report(out_dir: Path, results: list[StudyResult], facts: StudyFa
     if facts.example is not None:
         plot_four_inputs(facts.example, fig_dir / "four_inputs.png")
     row_figures = {r.key: _row_figures(r, facts.genres) for r in results}
-    report_md = render_markdown(
-        results, facts, table_md, out_dir=out_dir, curves=curves, row_figures=row_figures
+    floor = stats.floor if stats is not None else None
+    unseen = plot_interval_bars(
+        rows, "unseen_accuracy", fig_dir / "unseen_accuracy.png",
+        "Held-out tracks by artists not in training", floor,
+    )  # fmt: skip
+    plot_interval_bars(
+        rows, "track_accuracy", fig_dir / "track_accuracy_ci.png", f"Track accuracy ({facts.protocol})", floor
     )
+    report_md = render_markdown(
+        results, facts, table_md, out_dir=out_dir, curves=curves, row_figures=row_figures, stats=stats,
+        unseen_figure=unseen is not None,
+    )  # fmt: skip
     write_text(out_dir / "report.md", report_md)
     write_text(out_dir / "report.html", markdown_to_html(report_md, out_dir, title_of(facts)))
     return StudyReport(path=out_dir / "report.md", markdown_table=table_md, rows=list(results))

@@ -148,3 +148,35 @@ def plot_four_inputs(example: ExampleSegment, path: Path) -> Path:
     save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_interval_bars(
+    results: Sequence[dict[str, Any]], key: str, path: Path, title: str, floor_key: str | None = None
+) -> Path | None:
+    """Horizontal bars of ``key`` per row with their 95% intervals (``<key>_low``/``_high``), best first;
+    a dashed line at the zero-shot floor's value. None when no row has the figure."""
+    rows = [r for r in results if r.get(key) is not None and not np.isnan(r[key])]
+    if not rows:
+        return None
+    rows.sort(key=lambda r: r[key])
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(rows) + 1.4))
+    y = np.arange(len(rows))
+    vals = np.array([r[key] for r in rows])
+    low = np.array([r.get(f"{key}_low", v) for r, v in zip(rows, vals, strict=True)], dtype=float)
+    high = np.array([r.get(f"{key}_high", v) for r, v in zip(rows, vals, strict=True)], dtype=float)
+    colours = ["#999999" if r["key"] == floor_key else "#4c72b0" for r in rows]
+    ax.barh(y, vals, color=colours, xerr=[vals - low, high - vals], capsize=3, height=0.6)
+    floor = next((r[key] for r in rows if r["key"] == floor_key), None)
+    if floor is not None:
+        ax.axvline(floor, color="#666666", ls="--", lw=1, label=f"zero-shot floor ({floor:.2f})")
+        ax.legend(fontsize=7, loc="lower right")
+    ax.axvline(0.1, color="k", lw=0.8, ls=":")
+    ax.set_yticks(y, [r["label"] for r in rows], fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("track accuracy (bars: 95% bootstrap interval; dotted: chance)")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=120)
+    plt.close(fig)
+    return path

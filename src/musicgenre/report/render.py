@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from musicgenre.evaluation.compare import StudyStats
 from musicgenre.report.types import RowFigures, StudyFacts
 from musicgenre.results import StudyResult
 from musicgenre.splits import LEAKY_WARNING
@@ -96,6 +97,59 @@ def _setup(facts: StudyFacts) -> list[str]:
     return md
 
 
+def _iv(iv) -> str:
+    return f"{iv.estimate:.3f} [{iv.low:.2f}, {iv.high:.2f}], n={iv.n}"
+
+
+def uncertainty_section(results: Sequence[StudyResult], stats: StudyStats) -> list[str]:
+    """Which rows lead, how sure each figure is, and which rows cannot be told apart."""
+    label = {r.key: r.label for r in results}
+    best = stats.rows[stats.best]
+    lead = best.unseen if best.unseen is not None else best.test
+    what = "unseen-artist accuracy on held-out data" if best.unseen is not None else "track accuracy"
+    md = [
+        "## How sure are these numbers",
+        "",
+        "Every interval is a 95% percentile bootstrap over tracks (2,000 resamples). On the protocol's test "
+        "side the folds' out-of-fold predictions are pooled, each track once; on held-out data a track's "
+        "score is the fraction of the fold models that labelled it right, and a track counts as *unseen* "
+        "for a model when its artist is on no side of that model's training split.",
+        "",
+        f"- Best row by {what}: **{label[stats.best]}**, {_iv(lead)}.",
+    ]
+    if stats.floor is not None:
+        floor = stats.rows[stats.floor]
+        md.append(
+            f"- Zero-shot floor ({label[stats.floor]}, no training): track accuracy {_iv(floor.test)}"
+            + (f"; unseen artists {_iv(floor.unseen)}." if floor.unseen is not None else ".")
+        )
+    tied = stats.indistinguishable_from(stats.best)
+    md.append(
+        f"- Cannot be told apart from the best row (the interval of the difference contains 0 in at least "
+        f"one comparison): {', '.join(label[k] for k in tied) if tied else 'none'}."
+    )
+    if stats.floor is not None:
+        below = [
+            label[c.a]
+            for c in stats.comparisons
+            if c.b == stats.floor and c.distinguishable and c.difference.estimate < 0
+        ]
+        md.append(f"- Worse than the zero-shot floor in some comparison: {', '.join(below) or 'none'}.")
+    md += [
+        "",
+        "| Row A | Row B | Tracks | A - B [95% CI] | McNemar (A only / B only, p) | Told apart? |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c in stats.comparisons:
+        test = f"{c.test.a_only} / {c.test.b_only}, p={c.test.p_value:.3f}" if c.test is not None else "–"
+        d = c.difference
+        md.append(
+            f"| {label[c.a]} | {label[c.b]} | {c.scope} ({d.n}) | {d.estimate:+.3f} [{d.low:+.2f}, {d.high:+.2f}] "
+            f"| {test} | {'yes' if c.distinguishable else 'no'} |"
+        )
+    return [*md, ""]
+
+
 def render_markdown(
     results: Sequence[StudyResult],
     facts: StudyFacts,
@@ -104,9 +158,12 @@ def render_markdown(
     out_dir: Path,
     curves: bool,
     row_figures: Mapping[str, RowFigures],
+    stats: StudyStats | None = None,
+    unseen_figure: bool = False,
 ) -> str:
     """``report.md`` of a finished study. Figure links are relative to ``out_dir``; only figures that
-    exist are passed in (``curves``: the validation-curves figure was drawn)."""
+    exist are passed in (``curves``: the validation-curves figure was drawn; ``unseen_figure``: the
+    unseen-artist accuracy figure, which the results lead with)."""
     md: list[str] = [f"# {title_of(facts)}", ""]
     if facts.leaky:
         md += [f"**{LEAKY_WARNING}**", ""]
@@ -116,7 +173,17 @@ def render_markdown(
             "",
         ]
     md += _setup(facts)
-    md += ["", "## Results", "", table_md, ""]
+    md += ["", "## Results", ""]
+    if unseen_figure:
+        md += [
+            "Accuracy on held-out tracks by artists the model never trained on, the figure to quote:",
+            "",
+            "![Unseen-artist accuracy](figures/unseen_accuracy.png)",
+            "",
+        ]
+    md += [table_md, ""]
+    if stats is not None:
+        md += uncertainty_section(results, stats)
     md += [
         "Study acc. is the accuracy the study reported on its leaky random segment split; Segment acc. and "
         "Track acc. are ours on the protocol above"

@@ -14,11 +14,13 @@ from musicgenre.fileio import atomic_write, write_json, write_text
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("label", "Model"),
     ("inputs", "Inputs"),
+    ("unseen_accuracy", "Unseen-artist acc. [95% CI]"),
     ("study_accuracy", "Study acc. (leaky)"),
     ("segment_accuracy", "Segment acc."),
     ("track_accuracy", "Track acc."),
     ("macro_f1", "Macro-F1 (track)"),
     ("heldout_track_accuracy", "Held-out acc."),
+    ("seen_accuracy", "Seen-artist acc."),
     ("n_params", "Params"),
     ("train_seconds", "Train time (s)"),
     ("best_epoch", "Best epoch"),
@@ -52,6 +54,12 @@ def table_cells(s: dict[str, Any]) -> dict[str, str]:
             cells[key] = _fmt(s.get(key), None, 2)
         else:
             cells[key] = _fmt(s.get(key), s.get(f"{key}_std"))
+            low, high = s.get(f"{key}_low"), s.get(f"{key}_high")
+            if s.get(key) is not None and low is not None and not np.isnan(low):
+                cells[key] += f" [{low:.2f}, {high:.2f}]"
+            n = s.get(f"n_{key.split('_')[0]}") if key in ("unseen_accuracy", "seen_accuracy") else None
+            if n is not None:
+                cells[key] += f" (n={n})"
     return cells
 
 
@@ -84,11 +92,23 @@ def write_tables(out_dir: Path, results: Sequence[dict[str, Any]]) -> dict[str, 
         "segment_accuracy_std",
         "track_accuracy",
         "track_accuracy_std",
+        "track_accuracy_low",
+        "track_accuracy_high",
         "macro_f1",
         "macro_f1_std",
         "heldout_track_accuracy",
         "heldout_track_accuracy_std",
+        "heldout_track_accuracy_low",
+        "heldout_track_accuracy_high",
         "heldout_macro_f1",
+        "unseen_accuracy",
+        "unseen_accuracy_low",
+        "unseen_accuracy_high",
+        "n_unseen",
+        "seen_accuracy",
+        "seen_accuracy_low",
+        "seen_accuracy_high",
+        "n_seen",
         "n_params",
         "train_seconds",
         "best_epoch",
