@@ -335,12 +335,31 @@ def demo(out: Path, tracks_per_genre: int, epochs: int, seed: int, quiet: bool) 
     "--url", default=None, help="Download from this URL (http(s) or file://) instead of the default."
 )
 @click.option("--md5", default=None, help="Expected MD5 of the archive [default: the published one].")
-def download(dataset: str, dest: Path, url: str | None, md5: str | None) -> None:
-    """Download and unpack a dataset, verifying its checksum."""
-    from musicgenre.datasets.gtzan import download_gtzan
+@click.option(
+    "--artists-url",
+    default=None,
+    help="Download GTZAN's artist index (GTZANindex.txt, checked against its SHA-256) from this URL "
+    "instead of the default (a pinned commit of seungheondoh/gtzan-bind).",
+)
+@click.option("--artists-only", is_flag=True, help="Fetch only the artist index, not the audio.")
+def download(
+    dataset: str, dest: Path, url: str | None, md5: str | None, artists_url: str | None, artists_only: bool
+) -> None:
+    """Download and unpack a dataset, verifying its checksum; for GTZAN, also its artist index."""
+    from musicgenre.datasets.download import DownloadError
+    from musicgenre.datasets.gtzan import download_gtzan, download_gtzan_index
 
-    path = download_gtzan(dest, url=url, md5=md5)
-    click.echo(f"GTZAN is in {path}")
+    if not artists_only:
+        path = download_gtzan(dest, url=url, md5=md5)
+        click.echo(f"GTZAN is in {path}")
+    try:
+        index = download_gtzan_index(dest, url=artists_url)
+    except DownloadError as exc:
+        if artists_only:
+            raise
+        click.echo(f"warning: {exc}; fetch it later with --artists-only [--artists-url URL]", err=True)
+        return
+    click.echo(f"GTZAN's artist index is {index} (the artist protocol reads it with --artists {index})")
 
 
 main.add_command(yamnet)
