@@ -158,6 +158,11 @@ def protocol_splits(data: PreparedData, spec: ProtocolSpec) -> list[splits_mod.S
         return [splits_mod.segment_split(data.genres, seed=seed)]
     if protocol == "kfold":
         return splits_mod.kfold_splits(data.track_ids, data.genres, k=k, seed=seed)
+    if protocol == "artist":
+        from musicgenre.artist_splits import artist_kfold_splits
+        from musicgenre.datasets.artists import resolve_artists
+
+        return artist_kfold_splits(data.track_ids, data.genres, resolve_artists(spec.artists), k=k, seed=seed)
     if protocol == "fault-filtered":
         from musicgenre.datasets.split_lists import match_split_lists, read_split_lists
 
@@ -266,14 +271,21 @@ def run_split(
     return summary
 
 
+#: Protocols of k folds, each run in ``fold-i``.
+FOLD_PROTOCOLS = ("kfold", "artist")
+
+
 def run_dirs(out_dir: Path, protocol: ProtocolSpec, n_splits: int) -> list[tuple[int, Path]]:
     """``(split number, run folder)`` of the splits to run: ``out_dir/fold-i`` under k-fold, else ``out_dir``."""
     chosen = list(range(1, n_splits + 1))
+    folded = protocol.name in FOLD_PROTOCOLS
     if protocol.fold is not None:
-        if protocol.name != "kfold" or protocol.fold > n_splits:
-            raise MusicGenreError(f"--fold {protocol.fold} needs --split kfold with k >= {protocol.fold}")
+        if not folded or protocol.fold > n_splits:
+            raise MusicGenreError(
+                f"--fold {protocol.fold} needs --split kfold or artist with k >= {protocol.fold}"
+            )
         chosen = [protocol.fold]
-    return [(i, out_dir / f"fold-{i}" if protocol.name == "kfold" else out_dir) for i in chosen]
+    return [(i, out_dir / f"fold-{i}" if folded else out_dir) for i in chosen]
 
 
 def run_experiment(
@@ -303,6 +315,7 @@ def run_experiment(
             "seed": protocol.seed,
             "k": protocol.k,
             "split_dir": str(protocol.split_dir) if protocol.split_dir else None,
+            "artists": str(protocol.artists) if protocol.artists else None,
             "segment": segment.to_dict(),
             "features": {n: c.to_dict() for n, c in configs.items()},
             "cache_root": str(runtime.cache_dir) if runtime.cache_dir else None,

@@ -182,6 +182,7 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
             seed: int,
             k: int,
             split_dir: Path | None,
+            artists: Path | None,
             epochs: int,
             fold: int | None = None,
             batch_size: int | None = None,
@@ -190,7 +191,9 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
         ) -> Any:
             from musicgenre.specs import ProtocolSpec, TrainSpec
 
-            kwargs["protocol"] = ProtocolSpec(protocol_name, seed=seed, k=k, fold=fold, split_dir=split_dir)
+            kwargs["protocol"] = ProtocolSpec(
+                protocol_name, seed=seed, k=k, fold=fold, split_dir=split_dir, artists=artists
+            )
             kwargs["train"] = TrainSpec(epochs=epochs, seed=seed, batch_size=batch_size, lr=lr)
             return func(*args, **kwargs)
 
@@ -201,7 +204,8 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
                 "protocol_name",
                 type=click.Choice(PROTOCOLS),
                 default="track",
-                help="Evaluation protocol. 'segment' is the study's LEAKY random split of segments.",
+                help="Evaluation protocol. 'segment' is the study's LEAKY random split of segments; 'artist' "
+                "is k folds grouped by artist (--artists).",
             ),
             click.option(
                 "--epochs", type=click.IntRange(1), default=30, help="Training epochs (best epoch is kept)."
@@ -209,13 +213,27 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
             click.option(
                 "--seed", type=int, default=0, help="Seed for the split, initialisation and batch order."
             ),
-            click.option("--k", "k", type=click.IntRange(2), default=5, help="Folds for the kfold protocol."),
+            click.option(
+                "--k",
+                "k",
+                type=click.IntRange(2),
+                default=5,
+                help="Folds for the kfold and artist protocols.",
+            ),
             click.option(
                 "--split-dir",
                 type=click.Path(path_type=Path),
                 default=None,
                 help="Folder of *_filtered.txt lists for the fault-filtered protocol "
                 "[default: <shared>/data/gtzan-splits].",
+            ),
+            click.option(
+                "--artists",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="Track-to-artist file for the artist protocol: GTZAN's index ('name ::: artist ::: "
+                "title') or a CSV/TSV with track_id and artist columns "
+                "[default: <shared>/data/gtzan-metadata/GTZANindex.txt].",
             ),
         ]
         if tuning:
@@ -224,7 +242,7 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
                     "--fold",
                     type=click.IntRange(1),
                     default=None,
-                    help="Run only this fold (1-based) of kfold.",
+                    help="Run only this fold (1-based) of kfold or artist.",
                 ),
                 click.option(
                     "--batch-size",
