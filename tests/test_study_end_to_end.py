@@ -148,3 +148,33 @@ def test_select_rows() -> None:
     assert np.isclose(
         sum(r.study_accuracy for r in study_rows), 0.75 + 0.32 + 0.81 + 0.59 + 0.60 + 0.77 + 0.81
     )
+
+
+def test_held_out_scores_split_by_seen_and_unseen_artist(
+    tiny_demo: Path, cache: Path, tmp_path: Path
+) -> None:
+    held = make_demo_dataset(tmp_path / "held", tracks_per_genre=3, clip_seconds=3.0, seed=7, progress=False)
+    artists = tmp_path / "artists.csv"  # track g.0000i is by artist "g i", in both datasets
+    ids = sorted({p.stem for d in (tiny_demo, held) for p in d.rglob("*.au")})
+    artists.write_text("track_id,artist\n" + "".join(f"{t},{t.replace('.', ' ')}\n" for t in ids))
+    out = tmp_path / "study"
+    report = run_study(
+        tiny_demo, out, rows=select_rows("cnn_mfcc,zeroshot_yamnet", None),
+        protocol=ProtocolSpec("track", seed=0, artists=artists), train=TrainSpec(epochs=2, seed=0),
+        segment=SegmentConfig(clip_seconds=6.0), runtime=_runtime(cache), heldout=HeldOut(held),
+    )  # fmt: skip
+    sides = json.loads((out / "cnn_mfcc" / "split.json").read_text())["tracks"]
+    trained = set(sides["train"]) | set(sides["valid"])
+    seen_file = json.loads((out / "cnn_mfcc" / "eval-held" / "artists.json").read_text())
+    held_ids = sorted(p.stem for p in held.rglob("*.au"))
+    assert seen_file["seen_tracks"] == [t for t in held_ids if t in trained]
+    assert seen_file["unseen_tracks"] == [t for t in held_ids if t not in trained]
+    row = report.rows[0].to_row()
+    assert row["n_unseen"] == len(seen_file["unseen_tracks"]) and row["n_seen"] == len(
+        seen_file["seen_tracks"]
+    )
+    assert row["unseen_accuracy_low"] <= row["unseen_accuracy"] <= row["unseen_accuracy_high"]
+    text = (out / "report.md").read_text()
+    assert "Unseen-artist acc. [95% CI]" in text and "figures/unseen_accuracy.png" in text
+    assert "## How sure are these numbers" in text and "Zero-shot floor" in text
+    assert (out / "figures" / "unseen_accuracy.png").stat().st_size > 1000

@@ -16,6 +16,7 @@ import numpy as np
 
 from musicgenre import splits as splits_mod
 from musicgenre.audio.segment import SegmentConfig
+from musicgenre.datasets.artists import ArtistIndex, seen_split
 from musicgenre.datasets.index import scan_dataset
 from musicgenre.errors import DatasetError, MusicGenreError
 from musicgenre.features.registry import FeatureConfig, make_config
@@ -158,6 +159,11 @@ def protocol_splits(data: PreparedData, spec: ProtocolSpec) -> list[splits_mod.S
         return [splits_mod.segment_split(data.genres, seed=seed)]
     if protocol == "kfold":
         return splits_mod.kfold_splits(data.track_ids, data.genres, k=k, seed=seed)
+    if protocol == "artist":
+        from musicgenre.artist_splits import artist_kfold_splits
+        from musicgenre.datasets.artists import resolve_artists
+
+        return artist_kfold_splits(data.track_ids, data.genres, resolve_artists(spec.artists), k=k, seed=seed)
     if protocol == "fault-filtered":
         from musicgenre.datasets.split_lists import match_split_lists, read_split_lists
 
@@ -267,14 +273,21 @@ def run_split(
     return summary
 
 
+#: Protocols of k folds, each run in ``fold-i``.
+FOLD_PROTOCOLS = ("kfold", "artist")
+
+
 def run_dirs(out_dir: Path, protocol: ProtocolSpec, n_splits: int) -> list[tuple[int, Path]]:
     """``(split number, run folder)`` of the splits to run: ``out_dir/fold-i`` under k-fold, else ``out_dir``."""
     chosen = list(range(1, n_splits + 1))
+    folded = protocol.name in FOLD_PROTOCOLS
     if protocol.fold is not None:
-        if protocol.name != "kfold" or protocol.fold > n_splits:
-            raise MusicGenreError(f"--fold {protocol.fold} needs --split kfold with k >= {protocol.fold}")
+        if not folded or protocol.fold > n_splits:
+            raise MusicGenreError(
+                f"--fold {protocol.fold} needs --split kfold or artist with k >= {protocol.fold}"
+            )
         chosen = [protocol.fold]
-    return [(i, out_dir / f"fold-{i}" if protocol.name == "kfold" else out_dir) for i in chosen]
+    return [(i, out_dir / f"fold-{i}" if folded else out_dir) for i in chosen]
 
 
 def run_experiment(
@@ -304,6 +317,7 @@ def run_experiment(
             "seed": protocol.seed,
             "k": protocol.k,
             "split_dir": str(protocol.split_dir) if protocol.split_dir else None,
+            "artists": str(protocol.artists) if protocol.artists else None,
             "segment": segment.to_dict(),
             "features": {n: c.to_dict() for n, c in configs.items()},
             "cache_root": str(runtime.cache_dir) if runtime.cache_dir else None,
@@ -326,6 +340,7 @@ def evaluate_run(
     out_dir: Path | None = None,
     runtime: Runtime = Runtime(),
     eval_max_padding: float | None = EVAL_MAX_PADDING,
+    artists: ArtistIndex | None = None,
 ) -> RunSummary:
     """``musicgenre evaluate``: re-evaluate a run's checkpoint(s) on its test split, or on another dataset.
 
@@ -334,7 +349,9 @@ def evaluate_run(
     segments whose padded fraction exceeds ``eval_max_padding`` (or the checkpoint's own, stricter,
     limit) are dropped (the first segment of a clip is always kept), whatever the checkpoint was trained
     with: a 2.5 s excerpt padded to a 30 s clip would otherwise be judged mostly on nine segments of
-    silence. ``None`` keeps the checkpoint's setting.
+    silence. ``None`` keeps the checkpoint's setting. With ``artists``, each held-out evaluation also
+    writes ``artists.json``: which of its tracks are by artists of the model's training split (seen) and
+    which are not (unseen), for :mod:`musicgenre.evaluation.compare`.
     """
     from musicgenre.checkpoint import load_checkpoint
     from musicgenre.evaluation.metrics import evaluate, write_evaluation
@@ -371,6 +388,8 @@ def evaluate_run(
         ev = evaluate(ckpt_path, data.inputs, labels, data.track_ids, rows)
         title = f"{ckpt.model_name} on {'+'.join(ckpt.inputs)} — evaluated on {data.root}"
         write_evaluation(ev, target, title=title)
+        if data_dir is not None and artists is not None:
+            _write_seen_artists(target, artists, ckpt_path.parent / "split.json", ev.track_ids.tolist())
         summary = RunSummary(
             model=ckpt.model_name,
             inputs=tuple(ckpt.inputs),
@@ -390,6 +409,20 @@ def evaluate_run(
         write_json(target / "evaluation.json", summary.to_dict())
         summaries.append(summary)
     return RunSummary.aggregate(summaries)
+
+
+def _write_seen_artists(target: Path, artists: ArtistIndex, split_file: Path, tracks: list[str]) -> None:
+    """``target/artists.json``: the held-out tracks by artists the model trained on, and the others."""
+    from musicgenre.evaluation.compare import ARTISTS_FILE
+
+    if not split_file.is_file():
+        raise MusicGenreError(f"{split_file}: missing; cannot tell which artists the model trained on")
+    sides = read_json(split_file)["tracks"]
+    seen, unseen = seen_split(artists, [*sides["train"], *sides["valid"]], tracks)
+    write_json(
+        target / ARTISTS_FILE,
+        {"artists_file": str(artists.source), "seen_tracks": seen, "unseen_tracks": unseen},
+    )
 
 
 def _labels_for(data: PreparedData, label_names: Sequence[str]) -> np.ndarray:

@@ -21,8 +21,10 @@ EVAL_MAX_PADDING = 0.5
 class ProtocolSpec:
     """How a dataset is split: ``name`` is one of :data:`musicgenre.splits.PROTOCOLS`.
 
-    ``k`` folds for ``kfold`` (``fold`` runs only that one, 1-based); ``split_dir`` holds the lists of
-    ``fault-filtered`` (default ``<shared>/data/gtzan-splits``).
+    ``k`` folds for ``kfold`` and ``artist`` (``fold`` runs only that one, 1-based); ``split_dir`` holds
+    the lists of ``fault-filtered`` (default ``<shared>/data/gtzan-splits``); ``artists`` is the
+    track-to-artist file of ``artist`` (default: GTZAN's index, see
+    :func:`musicgenre.datasets.artists.default_artists_path`).
     """
 
     name: str = "track"
@@ -30,6 +32,7 @@ class ProtocolSpec:
     k: int = 5
     fold: int | None = None
     split_dir: Path | None = None
+    artists: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +41,7 @@ class ProtocolSpec:
             "k": self.k,
             "fold": self.fold,
             "split_dir": str(self.split_dir) if self.split_dir else None,
+            "artists": str(self.artists) if self.artists else None,
         }
 
 

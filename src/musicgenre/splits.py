@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: Protocol names, for CLI choices.
-PROTOCOLS = ("track", "segment", "fault-filtered", "kfold")
+PROTOCOLS = ("track", "segment", "fault-filtered", "kfold", "artist")
 
 LEAKY_WARNING = (
     "LEAKY PROTOCOL: segments are split at random, so 3 s slices of the same track appear in both "
@@ -24,7 +24,7 @@ class Split:
     """Row indices (into a feature store's manifest) of the train, validation and test segments.
 
     Attributes:
-        name: e.g. ``track``, ``segment``, ``fault-filtered``, ``kfold-3of5``.
+        name: e.g. ``track``, ``segment``, ``fault-filtered``, ``kfold-3of5``, ``artist-2of5``.
         protocol: the protocol that produced it (one of :data:`PROTOCOLS`).
         train, valid, test: sorted int64 row indices.
         leaky: True when a track can appear on two sides (only the ``segment`` protocol).

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from musicgenre.audio.segment import SegmentConfig
+from musicgenre.datasets.artists import optional_artists
 from musicgenre.errors import MusicGenreError
 from musicgenre.evaluation.compare import study_stats
 from musicgenre.experiment import (
@@ -156,6 +157,7 @@ def run_study(
     data = prepare_data(data_dir, configs, segment, runtime)
     feature_seconds = time.perf_counter() - t0
     all_splits = protocol_splits(data, protocol)
+    artists = optional_artists(protocol.artists) if heldout is not None else None
     results: list[StudyResult] = []
     for n, row in enumerate(rows, start=1):
         if runtime.progress:
@@ -180,7 +182,11 @@ def run_study(
         held = None
         if heldout is not None:
             held = evaluate_run(
-                run_dir, data_dir=heldout.data_dir, runtime=runtime, eval_max_padding=heldout.max_padding
+                run_dir,
+                data_dir=heldout.data_dir,
+                runtime=runtime,
+                eval_max_padding=heldout.max_padding,
+                artists=artists,
             )
         results.append(
             StudyResult(

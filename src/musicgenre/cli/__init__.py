@@ -14,6 +14,7 @@ from musicgenre.audio.segment import SegmentConfig
 from musicgenre.cli.common import (
     CONTEXT_SETTINGS,
     FriendlyGroup,
+    artists_option,
     eval_padding_option,
     feature_choice,
     model_choice,
@@ -191,22 +192,49 @@ def _summary_line(s: RunSummary) -> str:
     help="Where to write the metrics [default: RUN_DIR, or RUN_DIR/eval-<data name> with --data].",
 )
 @eval_padding_option("With --data")
+@artists_option
 @runtime_options
 def evaluate(
     run_dir: Path,
     data_dir: Path | None,
     out: Path | None,
     eval_max_padding: float,
+    artists: Path | None,
     runtime: Runtime,
 ) -> None:
     """Evaluate a trained run: segment- and track-level accuracy, per-genre P/R/F1, confusion matrix."""
+    from musicgenre.datasets.artists import optional_artists
     from musicgenre.experiment import evaluate_run
 
+    index = optional_artists(artists) if data_dir is not None else None
     summary = evaluate_run(
-        run_dir, data_dir=data_dir, out_dir=out, runtime=runtime, eval_max_padding=eval_max_padding
+        run_dir,
+        data_dir=data_dir,
+        out_dir=out,
+        runtime=runtime,
+        eval_max_padding=eval_max_padding,
+        artists=index,
     )
     click.echo(_summary_line(summary))
+    if index is not None:
+        click.echo(_artist_line(Path(summary.out_dir)))
     click.echo(f"metrics in {summary.out_dir}")
+
+
+def _artist_line(eval_dir: Path) -> str:
+    from musicgenre.evaluation.compare import artist_scores
+    from musicgenre.evaluation.stats import bootstrap_accuracy, read_heldout
+
+    folds = read_heldout(eval_dir)
+    parts = []
+    for name, unseen in (("unseen", True), ("seen", False)):
+        scores = artist_scores(folds, unseen)
+        if scores is not None and len(scores[1]):
+            iv = bootstrap_accuracy(scores[1])
+            parts.append(f"{name} artists {iv.estimate:.3f} [{iv.low:.2f}, {iv.high:.2f}] (n={iv.n})")
+        else:
+            parts.append(f"{name} artists: no tracks")
+    return "track accuracy on " + "; ".join(parts)
 
 
 # --------------------------------------------------------------------------------------------- study
@@ -335,12 +363,31 @@ def demo(out: Path, tracks_per_genre: int, epochs: int, seed: int, quiet: bool) 
     "--url", default=None, help="Download from this URL (http(s) or file://) instead of the default."
 )
 @click.option("--md5", default=None, help="Expected MD5 of the archive [default: the published one].")
-def download(dataset: str, dest: Path, url: str | None, md5: str | None) -> None:
-    """Download and unpack a dataset, verifying its checksum."""
-    from musicgenre.datasets.gtzan import download_gtzan
+@click.option(
+    "--artists-url",
+    default=None,
+    help="Download GTZAN's artist index (GTZANindex.txt, checked against its SHA-256) from this URL "
+    "instead of the default (a pinned commit of seungheondoh/gtzan-bind).",
+)
+@click.option("--artists-only", is_flag=True, help="Fetch only the artist index, not the audio.")
+def download(
+    dataset: str, dest: Path, url: str | None, md5: str | None, artists_url: str | None, artists_only: bool
+) -> None:
+    """Download and unpack a dataset, verifying its checksum; for GTZAN, also its artist index."""
+    from musicgenre.datasets.download import DownloadError
+    from musicgenre.datasets.gtzan import download_gtzan, download_gtzan_index
 
-    path = download_gtzan(dest, url=url, md5=md5)
-    click.echo(f"GTZAN is in {path}")
+    if not artists_only:
+        path = download_gtzan(dest, url=url, md5=md5)
+        click.echo(f"GTZAN is in {path}")
+    try:
+        index = download_gtzan_index(dest, url=artists_url)
+    except DownloadError as exc:
+        if artists_only:
+            raise
+        click.echo(f"warning: {exc}; fetch it later with --artists-only [--artists-url URL]", err=True)
+        return
+    click.echo(f"GTZAN's artist index is {index} (the artist protocol reads it with --artists {index})")
 
 
 main.add_command(yamnet)

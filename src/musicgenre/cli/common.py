@@ -69,6 +69,18 @@ def yamnet_weights_option(func: Callable) -> Callable:
     )(func)
 
 
+def artists_option(func: Callable) -> Callable:
+    """``--artists``: the track-to-artist file (``artists``)."""
+    return click.option(
+        "--artists",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Track-to-artist file for the artist protocol and the seen/unseen-artist split of held-out "
+        "scores: GTZAN's index ('name ::: artist ::: title') or a CSV/TSV with track_id and artist columns "
+        "[default: <shared>/data/gtzan-metadata/GTZANindex.txt].",
+    )(func)
+
+
 def quiet_option(func: Callable) -> Callable:
     """``--quiet``/``-q``: no progress bars (they are also off when stderr is not a terminal)."""
     return click.option("--quiet", "-q", is_flag=True, help="No progress bars.")(func)
@@ -182,6 +194,7 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
             seed: int,
             k: int,
             split_dir: Path | None,
+            artists: Path | None,
             epochs: int,
             zeroshot_map: Path | None,
             fold: int | None = None,
@@ -191,7 +204,9 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
         ) -> Any:
             from musicgenre.specs import ProtocolSpec, TrainSpec
 
-            kwargs["protocol"] = ProtocolSpec(protocol_name, seed=seed, k=k, fold=fold, split_dir=split_dir)
+            kwargs["protocol"] = ProtocolSpec(
+                protocol_name, seed=seed, k=k, fold=fold, split_dir=split_dir, artists=artists
+            )
             kwargs["train"] = TrainSpec(
                 epochs=epochs, seed=seed, batch_size=batch_size, lr=lr, zeroshot_map=zeroshot_map
             )
@@ -204,7 +219,8 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
                 "protocol_name",
                 type=click.Choice(PROTOCOLS),
                 default="track",
-                help="Evaluation protocol. 'segment' is the study's LEAKY random split of segments.",
+                help="Evaluation protocol. 'segment' is the study's LEAKY random split of segments; 'artist' "
+                "is k folds grouped by artist (--artists).",
             ),
             click.option(
                 "--epochs", type=click.IntRange(1), default=30, help="Training epochs (best epoch is kept)."
@@ -212,7 +228,13 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
             click.option(
                 "--seed", type=int, default=0, help="Seed for the split, initialisation and batch order."
             ),
-            click.option("--k", "k", type=click.IntRange(2), default=5, help="Folds for the kfold protocol."),
+            click.option(
+                "--k",
+                "k",
+                type=click.IntRange(2),
+                default=5,
+                help="Folds for the kfold and artist protocols.",
+            ),
             click.option(
                 "--split-dir",
                 type=click.Path(path_type=Path),
@@ -220,6 +242,7 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
                 help="Folder of *_filtered.txt lists for the fault-filtered protocol "
                 "[default: <shared>/data/gtzan-splits].",
             ),
+            artists_option,
             click.option(
                 "--zeroshot-map",
                 type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -234,7 +257,7 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
                     "--fold",
                     type=click.IntRange(1),
                     default=None,
-                    help="Run only this fold (1-based) of kfold.",
+                    help="Run only this fold (1-based) of kfold or artist.",
                 ),
                 click.option(
                     "--batch-size",

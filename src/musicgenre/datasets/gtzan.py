@@ -37,6 +37,16 @@ GTZAN_MD5 = "5b3d6dddb579ab49814ab86dba69e7c7"
 #: For reference (torchaudio); not enforced, the md5 above is.
 GTZAN_SHA256 = "24347e0223d2ba798e0a558c4c172d9d4a19c00bb7963fe055d183dadb4ef2c6"
 
+# GTZAN's artist index (B. L. Sturm, "An Analysis of the GTZAN Music Genre Dataset", 2012): who is on each
+# clip. The copy in the repository seungheondoh/gtzan-bind, pinned to a commit; the sha256 is of the file
+# as it is in <shared>/data/gtzan-metadata (56,038 bytes, 1,000 entries).
+GTZAN_INDEX_URL = (
+    "https://raw.githubusercontent.com/seungheondoh/gtzan-bind/3f05b847d73cc26623733369b52359975b2f1639/"
+    "dataset/rhythm/marchand2015swing/GTZANindex.txt"
+)
+GTZAN_INDEX_SHA256 = "7bc7140f082cccd72046ec7c6e9b9c211a7491f6e7ede38fddafc63058559833"
+GTZAN_INDEX_NAME = "GTZANindex.txt"
+
 #: Written into the music folder once an install is complete.
 MARKER_NAME = ".musicgenre-gtzan.json"
 
@@ -185,3 +195,28 @@ def download_gtzan(
     if not keep_archive:
         archive.unlink(missing_ok=True)
     return music_dir
+
+
+def gtzan_index_path(dest_root: str | Path) -> Path:
+    """Where :func:`download_gtzan_index` puts the artist index: ``<dest_root>/data/gtzan-metadata/GTZANindex.txt``."""
+    return Path(dest_root) / "data" / "gtzan-metadata" / GTZAN_INDEX_NAME
+
+
+def download_gtzan_index(
+    dest_root: str | Path, *, url: str | None = None, sha256: str | None = None, progress: bool = True
+) -> Path:
+    """Download GTZAN's artist index (read it with :func:`musicgenre.datasets.artists.read_artists`).
+
+    ``url`` replaces :data:`GTZAN_INDEX_URL` (``http(s)://`` or ``file://``, e.g. a mirror); the file must
+    still match ``sha256`` (default :data:`GTZAN_INDEX_SHA256`). Nothing is downloaded when a verified
+    copy is already there. Returns the file's path (see :func:`gtzan_index_path`).
+
+    Raises:
+        DownloadError: the URL cannot be fetched or the checksum differs.
+    """
+    return download_file(
+        url or GTZAN_INDEX_URL,
+        gtzan_index_path(dest_root),
+        sha256=sha256 or GTZAN_INDEX_SHA256,
+        progress=progress,
+    )

@@ -187,7 +187,7 @@ def render_markdown(
     md += [
         "Study acc. is the accuracy the study reported on its leaky random segment split; Segment acc. and "
         "Track acc. are ours on the protocol above"
-        + (" (mean ± standard deviation over folds)." if facts.protocol == "kfold" else "."),
+        + (" (mean ± standard deviation over folds)." if facts.n_splits > 1 else "."),
         "",
         "![Accuracy comparison](figures/accuracy_comparison.png)",
         "",
