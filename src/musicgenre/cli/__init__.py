@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,7 +60,9 @@ def validate(data_dir: Path, min_tracks: int, as_json: bool, quiet: bool) -> Non
     from musicgenre.datasets.validate import validate_dataset
 
     report = validate_dataset(data_dir, min_tracks_per_genre=min_tracks, progress=not quiet)
-    click.echo(json.dumps(report.to_dict(), indent=2, default=str) if as_json else report.format())
+    from musicgenre.fileio import dumps
+
+    click.echo(dumps(report.to_dict()).rstrip("\n") if as_json else report.format())
     if not report.ok:
         raise SystemExit(1)
 

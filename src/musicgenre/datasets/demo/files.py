@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from musicgenre.datasets.demo.render import render_track
 from musicgenre.datasets.gtzan import GTZAN_GENRES
-from musicgenre.fileio import write_bytes
+from musicgenre.fileio import dumps, write_bytes
 
 #: Bump when the synthesis changes, so that existing demo folders are regenerated.
 DEMO_VERSION = 1
@@ -210,9 +210,7 @@ def make_demo_dataset(
     readme = _readme(params, len(files), seconds).encode("utf-8")
     if not ((out_dir / README_NAME).is_file() and (out_dir / README_NAME).read_bytes() == readme):
         write_bytes(out_dir / README_NAME, readme)
-    manifest = (json.dumps({"params": params, "files": files}, indent=1, sort_keys=True) + "\n").encode(
-        "utf-8"
-    )
+    manifest = dumps({"params": params, "files": files}, indent=1, sort_keys=True).encode("utf-8")
     if not (manifest_path.is_file() and manifest_path.read_bytes() == manifest):
         write_bytes(manifest_path, manifest)
     return out_dir
