@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from musicgenre import rerun
 from musicgenre import splits as splits_mod
 from musicgenre.audio.segment import SegmentConfig
 from musicgenre.datasets.index import scan_dataset
@@ -204,15 +205,19 @@ def run_split(
 ) -> RunSummary:
     """Train ``model_name`` on one split, evaluate its best epoch on the split's test rows, write everything.
 
-    A finished run (``summary.json`` present) is returned as it is, without retraining.
+    A finished run of the same fingerprint (:mod:`musicgenre.rerun`) is returned as it is, without
+    retraining; a folder holding another run is refused, or cleared with ``runtime.overwrite``.
     """
     from musicgenre.evaluation.metrics import evaluate, write_evaluation
     from musicgenre.training.trainer import train_model
 
     out_dir = Path(out_dir)
-    done = out_dir / "summary.json"
-    if done.exists():
-        return RunSummary.from_dict(read_json(done))
+    done = out_dir / rerun.SUMMARY_NAME
+    train_config = train.config_for(model_name)
+    fingerprint = rerun.run_fingerprint(data, model_name, input_names, split, train_config)
+    finished = rerun.claim_run_folder(out_dir, fingerprint, overwrite=runtime.overwrite)
+    if finished is not None:
+        return RunSummary.from_dict(finished)
     splits_mod.check_disjoint(split, data.track_ids)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "split.json", splits_mod.split_to_dict(split, data.track_ids))
@@ -225,7 +230,6 @@ def run_split(
         "split_notes": split.notes,
         **(meta or {}),
     }
-    train_config = train.config_for(model_name)
     result = train_model(
         model_name,
         inputs,
@@ -262,6 +266,7 @@ def run_split(
         checkpoints=(str(Path(result.checkpoint_path).resolve()),),
         out_dir=str(out_dir),
     )
+    rerun.write_fingerprint(out_dir, fingerprint)
     write_json(done, summary.to_dict())
     return summary
 
@@ -293,6 +298,12 @@ def run_experiment(
     data = prepare_data(data_dir, configs, segment, runtime)
     all_splits = protocol_splits(data, protocol)
     out_dir = Path(out_dir)
+    chosen = run_dirs(out_dir, protocol, len(all_splits))
+    for i, run_dir in chosen:  # refuse another run before run.json is rewritten
+        fp = rerun.run_fingerprint(
+            data, model_name, input_names, all_splits[i - 1], train.config_for(model_name)
+        )
+        rerun.check_run_folder(run_dir, fp, overwrite=runtime.overwrite)
     write_json(
         out_dir / "run.json",
         {
@@ -310,7 +321,7 @@ def run_experiment(
     )
     summaries = [
         run_split(data, model_name, input_names, all_splits[i - 1], run_dir, train=train, runtime=runtime)
-        for i, run_dir in run_dirs(out_dir, protocol, len(all_splits))
+        for i, run_dir in chosen
     ]
     summary = RunSummary.aggregate(summaries)
     if len(summaries) > 1:

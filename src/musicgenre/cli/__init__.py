@@ -17,6 +17,7 @@ from musicgenre.cli.common import (
     eval_padding_option,
     feature_choice,
     model_choice,
+    overwrite_option,
     quiet_option,
     run_options,
     runtime_options,
@@ -124,6 +125,7 @@ def features(
 )
 @segment_options
 @runtime_options
+@overwrite_option
 def train(
     data_dir: Path,
     model: str,
@@ -137,7 +139,8 @@ def train(
     """Train MODEL on cached INPUT features of DATA_DIR, keep the best epoch, and evaluate on the test split.
 
     Writes model.ckpt, history.json, training_curves.png, metrics.{md,csv,json} and confusion_matrix.png.
-    Re-running continues an interrupted run.
+    Re-running continues an interrupted run and reuses a finished identical one; a folder holding a run
+    with other data or settings is refused (--overwrite replaces it).
     """
     from musicgenre.experiment import run_experiment
 
@@ -236,6 +239,7 @@ def evaluate(
 @click.option("--list", "list_rows", is_flag=True, help="List the grid's rows and exit.")
 @segment_options
 @runtime_options
+@overwrite_option
 def study(
     data_dir: Path,
     protocol: ProtocolSpec,
@@ -251,7 +255,7 @@ def study(
 ) -> None:
     """Run the study's grid of models x inputs on DATA_DIR and write report.md / report.html.
 
-    Finished models are not retrained on a re-run.
+    Finished models are not retrained on a re-run with the same settings (see train; --overwrite).
     """
     from musicgenre.study import STUDY_ROWS, run_study, select_rows
 

@@ -166,6 +166,26 @@ def runtime_options(func: Callable) -> Callable:
     return wrapper
 
 
+def overwrite_option(func: Callable) -> Callable:
+    """``--overwrite``: replace a run in the output folder that differs from this one (else it is refused);
+    sets ``runtime.overwrite`` (apply below :func:`runtime_options`)."""
+
+    @click.option(
+        "--overwrite",
+        is_flag=True,
+        help="Replace a run in the output folder made with other data, settings or seed "
+        "(by default such a folder is refused; a finished identical run is reused).",
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, overwrite: bool, **kwargs: Any) -> Any:
+        import dataclasses
+
+        kwargs["runtime"] = dataclasses.replace(kwargs["runtime"], overwrite=overwrite)
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
 def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
     """The protocol and training options of ``train`` and ``study``, as ``protocol`` (ProtocolSpec) and
     ``train`` (TrainSpec). ``protocol_flag`` is the command's name for the protocol (``--split`` or
