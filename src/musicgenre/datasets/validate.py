@@ -44,8 +44,9 @@ class Problem:
 
     Kinds: ``zero-length``, ``empty`` (no samples), ``unreadable``, ``corrupt``, ``non-finite``, ``truncated``
     (an error when the loaders refuse the file, a warning when less is missing than they tolerate), ``silent``,
-    ``not-audio``, ``duplicate-id``, ``outside-genre``, ``sample-rate``, ``channels``, ``empty-genre``,
-    ``few-tracks``.
+    ``not-audio``, ``broken-link`` (dangling symbolic link or link loop), ``duplicate-id``, ``renamed-id``
+    (info: a file name shared by several files gets a longer track id), ``outside-genre``, ``sample-rate``,
+    ``channels``, ``empty-genre``, ``few-tracks``.
     """
 
     path: Path
@@ -279,8 +280,21 @@ def validate_dataset(
             problems.append(Problem(path, f"ignored: {reason}", "info", "outside-genre"))
         elif reason.startswith("duplicate"):
             problems.append(Problem(path, f"ignored: {reason}", "warning", "duplicate-id"))
+        elif "link" in reason:
+            problems.append(Problem(path, f"ignored: {reason}", "warning", "broken-link"))
         else:
             problems.append(Problem(path, f"ignored: {reason}", "warning", "not-audio"))
+
+    for t in index.tracks:
+        if t.track_id != t.path.stem:
+            problems.append(
+                Problem(
+                    t.path,
+                    f"another file has the same name; its track id is {t.track_id}",
+                    "info",
+                    "renamed-id",
+                )
+            )
 
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
