@@ -42,7 +42,8 @@ SILENCE_PEAK = 1e-4
 class Problem:
     """One finding. ``kind`` is a stable machine-readable code, ``problem`` the human explanation.
 
-    Kinds: ``zero-length``, ``empty`` (no samples), ``unreadable``, ``corrupt``, ``non-finite``, ``truncated``
+    Kinds: ``zero-length``, ``empty`` (no samples), ``unreadable``, ``corrupt``, ``non-finite``,
+    ``out-of-range`` (samples far beyond full scale), ``truncated``
     (an error when the loaders refuse the file, a warning when less is missing than they tolerate), ``silent``,
     ``not-audio``, ``broken-link`` (dangling symbolic link or link loop), ``duplicate-id``, ``renamed-id``
     (info: a file name shared by several files gets a longer track id), ``outside-genre``, ``sample-rate``,
@@ -206,6 +207,8 @@ def _error_kind(problem: str, default: str) -> str:
         return "truncated"
     if "nan" in text or "infinite" in text:
         return "non-finite"
+    if "beyond full scale" in text:
+        return "out-of-range"
     if "zero-length" in text:
         return "zero-length"
     if "no audio samples" in text:

@@ -77,6 +77,17 @@ def _error_message(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def check_features(path: Path, name: str, feats: np.ndarray, segment_index: np.ndarray) -> None:
+    """Raise :class:`AudioError` naming ``path`` when a feature row holds NaN or infinite values."""
+    bad = ~np.isfinite(feats.reshape(len(feats), -1)).all(axis=1)
+    if bad.any():
+        first = int(segment_index[int(np.flatnonzero(bad)[0])])
+        raise AudioError(
+            path,
+            f"feature {name} is not finite (NaN or infinite) in {int(bad.sum())} segment(s), first {first}",
+        )
+
+
 def process_track(job: Job) -> Result:
     """Decode one track, compute its features and write one part per config. Runs in a worker."""
     track, segment, steps = job.track, job.segment, job.extraction
@@ -94,6 +105,7 @@ def process_track(job: Job) -> Result:
             expected = (len(segs), *cfg.shape(segment))
             if feats.shape != expected:
                 raise ValueError(f"feature {cfg.name!r} returned shape {feats.shape}, expected {expected}")
+            check_features(track.path, cfg.name, feats, segs.index)
             Part(
                 features=feats,
                 segment_index=segs.index.astype(np.int64),
