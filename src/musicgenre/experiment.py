@@ -403,11 +403,26 @@ def evaluate_run(
 
 
 def _labels_for(data: PreparedData, label_names: Sequence[str]) -> np.ndarray:
-    """Class ids of ``data``'s rows in the checkpoint's label order; -1 for genres the model does not know."""
+    """Class ids of ``data``'s rows in the checkpoint's label order; -1 for genres the model does not know.
+
+    Genre folders the model does not know are left out with a warning on stderr naming them and how many
+    tracks each held (folder names must match the labels exactly: ``Blues`` is not ``blues``); an error
+    when none is known.
+    """
+    import sys
+
     lookup = {g: i for i, g in enumerate(label_names)}
     unknown = sorted(set(data.genres.tolist()) - set(lookup))
     if len(unknown) == len(set(data.genres.tolist())):
         raise MusicGenreError(
             f"{data.root}: none of its genres {unknown} are among the model's labels {list(label_names)}"
+        )
+    if unknown:
+        tracks = {g: len(set(data.track_ids[data.genres == g].tolist())) for g in unknown}
+        listed = ", ".join(f"{g} ({n} track{'s' if n != 1 else ''})" for g, n in tracks.items())
+        print(
+            f"warning: {data.root}: left out genre folders that are not among the model's labels: {listed}; "
+            f"the labels are {', '.join(label_names)}",
+            file=sys.stderr,
         )
     return np.array([lookup.get(g, -1) for g in data.genres], dtype=np.int64)
