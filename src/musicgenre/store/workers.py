@@ -7,13 +7,20 @@ or instances of module-level classes) when ``workers > 1``.
 
 Worker processes come from a fork server (spawn where there is none), as plain fork is unsafe once torch
 has started threads: a script that builds stores with ``workers > 1`` needs the usual
-``if __name__ == "__main__":`` guard.
+``if __name__ == "__main__":`` guard. Workers exit when the build's process dies, even by ``kill -9``
+(:func:`die_with`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
+import os
+import select
 import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -123,10 +130,50 @@ def run_jobs(jobs: Sequence[Job], workers: int) -> Iterator[Result]:
     return _run_serial(jobs) if workers <= 1 else _run_pool(jobs, workers)
 
 
-def _init_worker() -> None:
+#: ``prctl`` option: the signal a process gets when its parent dies (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with(pid: int) -> None:
+    """Make this worker exit when process ``pid`` (the build's) dies, even by ``kill -9``, which gives it no
+    chance to shut its pool down.
+
+    A pool's workers are children of the fork server, which stays up while they hold its "alive" pipe, so
+    the parent's death signal (``prctl(PR_SET_PDEATHSIG)``, set too, on Linux) would never come: a daemon
+    thread waits on a pidfd of ``pid`` (Linux), or polls it once a second elsewhere.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # no pidfds (not Linux, or before 5.3), or already gone
+            while _alive(pid):
+                time.sleep(1.0)
+        else:
+            select.select([fd], [], [])
+        os._exit(1)
+
+    threading.Thread(target=watch, name=f"exit-with-{pid}", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _init_worker(build_pid: int) -> None:
     # The parent handles Ctrl-C: workers finish their current track (so no part is half written), then
-    # the pool is shut down.
+    # the pool is shut down. If the build's process is killed outright, the workers exit too.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with(build_pid)
     import torch
 
     torch.set_num_threads(1)
@@ -158,7 +205,9 @@ def mp_context() -> multiprocessing.context.BaseContext:
 
 
 def _run_pool(jobs: Sequence[Job], workers: int) -> Iterator[Result]:
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp_context(), initializer=_init_worker)
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=mp_context(), initializer=_init_worker, initargs=(os.getpid(),)
+    )
     pending: set[Future[Result]] = set()
     todo = iter(jobs)
     try:
