@@ -14,6 +14,7 @@ from musicgenre.audio.segment import SegmentConfig
 from musicgenre.cli.common import (
     CONTEXT_SETTINGS,
     FriendlyGroup,
+    clip_seconds_option,
     eval_padding_option,
     feature_choice,
     model_choice,
@@ -52,15 +53,19 @@ def main(ctx: click.Context, debug: bool) -> None:
     "--min-tracks", type=int, default=2, help="Warn about genres with fewer usable tracks than this."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@clip_seconds_option
 @quiet_option
-def validate(data_dir: Path, min_tracks: int, as_json: bool, quiet: bool) -> None:
+def validate(data_dir: Path, min_tracks: int, as_json: bool, clip_seconds: float, quiet: bool) -> None:
     """Check every file of DATA_DIR: unreadable, empty, truncated, silent or non-audio files, thin genres.
 
+    Only the first --clip-seconds of each file are checked, the part that training uses.
     Exits non-zero only when nothing usable is left.
     """
     from musicgenre.datasets.validate import validate_dataset
 
-    report = validate_dataset(data_dir, min_tracks_per_genre=min_tracks, progress=not quiet)
+    report = validate_dataset(
+        data_dir, min_tracks_per_genre=min_tracks, progress=not quiet, clip_seconds=clip_seconds or None
+    )
     click.echo(json.dumps(report.to_dict(), indent=2, default=str) if as_json else report.format())
     if not report.ok:
         raise SystemExit(1)

@@ -91,16 +91,22 @@ def eval_padding_option(when: str) -> Callable:
     )
 
 
+def clip_seconds_option(func: Callable) -> Callable:
+    """``--clip-seconds`` (``clip_seconds``): the part of each file that is used; 0 for all of it."""
+    return click.option(
+        "--clip-seconds",
+        type=float,
+        default=30.0,
+        help="Cut or pad every clip to this length (the study's 30 s); 0 keeps each clip's own length. "
+        "Only this much of a file is decoded.",
+    )(func)
+
+
 def segment_options(func: Callable) -> Callable:
     """``--sample-rate``, ``--clip-seconds``, ``--segment-seconds`` and ``--max-padding``, as a SegmentConfig."""
 
     @click.option("--sample-rate", type=int, default=16000, help="Resample every clip to this rate (Hz).")
-    @click.option(
-        "--clip-seconds",
-        type=float,
-        default=30.0,
-        help="Cut or pad every clip to this length (the study's 30 s); 0 keeps each clip's own length.",
-    )
+    @clip_seconds_option
     @click.option("--segment-seconds", type=float, default=3.0, help="Length of one model input segment.")
     @click.option(
         "--max-padding",

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musicgenre.audio.io import load_audio
+from musicgenre.audio.io import audio_info, load_audio
 from musicgenre.audio.segment import SegmentConfig, split_segments
 from musicgenre.datasets.index import Track
 from musicgenre.errors import AudioError, MusicGenreError
@@ -48,10 +48,35 @@ Extractor = Callable[[Sequence[FeatureConfig], np.ndarray, int], dict[str, np.nd
 
 
 @dataclass(frozen=True)
+class ClipDecoder:
+    """The default decoder: :func:`load_audio` of the first ``seconds`` only (None: the whole file), so a
+    1-hour file costs no more memory than a 30 s one. :meth:`source_seconds` gives the file's length."""
+
+    seconds: float | None = None
+
+    #: Decoded beyond the clip, so that resampling gives the clip the same samples as a whole-file decode.
+    MARGIN = 1.0
+
+    @property
+    def decode_seconds(self) -> float | None:
+        return None if self.seconds is None else self.seconds + self.MARGIN
+
+    def __call__(self, path: Path, sample_rate: int) -> np.ndarray:
+        return load_audio(path, sample_rate, duration=self.decode_seconds)
+
+    def source_seconds(self, path: Path, decoded_seconds: float) -> float:
+        """The whole file's duration: the header's when decoding stopped before the end of the file."""
+        limit = self.decode_seconds
+        if limit is None or decoded_seconds < limit - 0.01:
+            return decoded_seconds
+        return max(decoded_seconds, audio_info(path).duration)
+
+
+@dataclass(frozen=True)
 class Extraction:
     """How a track becomes features: the decoder and the extractor of a build."""
 
-    decode: Decoder = load_audio
+    decode: Decoder = ClipDecoder()
     extract: Extractor = extract_many
 
 
@@ -107,6 +132,8 @@ def process_track(job: Job) -> Result:
             for i in range(0, len(segs), MAX_BATCH)
         ]
         seconds = x.shape[0] / segment.sample_rate
+        if isinstance(steps.decode, ClipDecoder):
+            seconds = steps.decode.source_seconds(track.path, seconds)
         for cfg, part in zip(job.configs, job.parts, strict=True):
             feats = np.concatenate([c[cfg.key()] for c in chunks]).astype(np.float32, copy=False)
             expected = (len(segs), *cfg.shape(segment))
