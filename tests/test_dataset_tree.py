@@ -84,6 +84,25 @@ def test_unreadable_genre_folder_is_an_error_naming_it(tmp_path: Path) -> None:
     )
 
 
+def _without_root_override(cmd: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return cmd
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: cannot make a file unreadable")
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--", *cmd]
+
+
+def test_unreadable_file_says_permission_denied(tmp_path: Path) -> None:
+    """Issue 9, case 13: libsndfile called it "System error."."""
+    song = _au(tmp_path / "song.au")
+    song.chmod(0)
+    code = "import sys; from musicgenre.audio.io import load_audio; load_audio(sys.argv[1])"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = _without_root_override([sys.executable, "-c", code, str(song)])
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode != 0 and f"{song}: cannot read file (Permission denied)" in proc.stderr
+
+
 def test_unreadable_folder_error_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same through ``os.walk``'s error, without needing privileges to drop."""
     root = tmp_path / "data"

@@ -159,6 +159,8 @@ def check_file(path: Path) -> None:
         )
     try:
         size = path.stat().st_size
+        with open(path, "rb"):  # libsndfile reports a file it may not read as "System error."
+            pass
     except OSError as exc:
         raise cannot_read(path, exc) from None
     if size == 0:
