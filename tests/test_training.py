@@ -281,6 +281,21 @@ def test_a_damaged_resume_state_is_reported_and_the_run_starts_over(
     assert not state.exists()
 
 
+def test_a_damaged_result_is_reported_and_the_run_starts_over(
+    problem: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = TrainConfig(epochs=1, batch_size=16, num_threads=1)
+    first = run(problem, tmp_path / "run", config=cfg)
+    result = tmp_path / "run" / "result.json"
+    result.write_text(result.read_text()[:40])  # cut short, as by a full disk
+    capsys.readouterr()
+    again = run(problem, tmp_path / "run", config=cfg)
+    err = capsys.readouterr().err
+    assert str(result) in err and "starting the run over" in err
+    assert again.history["train_loss"] == first.history["train_loss"]
+    assert json.loads(result.read_text())["best_epoch"] == first.best_epoch
+
+
 def test_a_readable_resume_state_of_another_run_is_refused(problem: dict, tmp_path: Path) -> None:
     cfg = TrainConfig(epochs=2, batch_size=16, num_threads=1)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from musicgenre import rerun
 from musicgenre import splits as splits_mod
 from musicgenre.audio.segment import SegmentConfig
 from musicgenre.datasets.artists import ArtistIndex, seen_split
@@ -210,15 +211,20 @@ def run_split(
 ) -> RunSummary:
     """Train ``model_name`` on one split, evaluate its best epoch on the split's test rows, write everything.
 
-    A finished run (``summary.json`` present) is returned as it is, without retraining.
+    A finished run of the same fingerprint (:mod:`musicgenre.rerun`) is returned as it is, without
+    retraining; a folder holding another run is refused, or cleared with ``runtime.overwrite``.
     """
     from musicgenre.evaluation.metrics import evaluate, write_evaluation
     from musicgenre.training.trainer import train_model
 
     out_dir = Path(out_dir)
-    done = out_dir / "summary.json"
-    if done.exists():
-        return RunSummary.from_dict(read_json(done))
+    done = out_dir / rerun.SUMMARY_NAME
+    train_config = train.config_for(model_name)
+    model_options = train.model_options_for(model_name)
+    fingerprint = rerun.run_fingerprint(data, model_name, input_names, split, train_config, model_options)
+    finished = rerun.claim_run_folder(out_dir, fingerprint, overwrite=runtime.overwrite)
+    if finished is not None:
+        return RunSummary.from_dict(finished)
     splits_mod.check_disjoint(split, data.track_ids)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "split.json", splits_mod.split_to_dict(split, data.track_ids))
@@ -231,7 +237,6 @@ def run_split(
         "split_notes": split.notes,
         **(meta or {}),
     }
-    train_config = train.config_for(model_name)
     result = train_model(
         model_name,
         inputs,
@@ -242,7 +247,7 @@ def run_split(
         segment_config=data.segment,
         config=train_config,
         out_dir=out_dir,
-        model_options=train.model_options_for(model_name),
+        model_options=model_options,
         meta=meta,
         progress=runtime.progress,
     )
@@ -269,6 +274,7 @@ def run_split(
         checkpoints=(str(Path(result.checkpoint_path).resolve()),),
         out_dir=str(out_dir),
     )
+    rerun.write_fingerprint(out_dir, fingerprint)
     write_json(done, summary.to_dict())
     return summary
 
@@ -307,6 +313,12 @@ def run_experiment(
     data = prepare_data(data_dir, configs, segment, runtime)
     all_splits = protocol_splits(data, protocol)
     out_dir = Path(out_dir)
+    chosen = run_dirs(out_dir, protocol, len(all_splits))
+    for i, run_dir in chosen:  # refuse another run before run.json is rewritten
+        fp = rerun.run_fingerprint(
+            data, model_name, input_names, all_splits[i - 1], train.config_for(model_name)
+        )
+        rerun.check_run_folder(run_dir, fp, overwrite=runtime.overwrite)
     write_json(
         out_dir / "run.json",
         {
@@ -325,7 +337,7 @@ def run_experiment(
     )
     summaries = [
         run_split(data, model_name, input_names, all_splits[i - 1], run_dir, train=train, runtime=runtime)
-        for i, run_dir in run_dirs(out_dir, protocol, len(all_splits))
+        for i, run_dir in chosen
     ]
     summary = RunSummary.aggregate(summaries)
     if len(summaries) > 1:
@@ -426,11 +438,26 @@ def _write_seen_artists(target: Path, artists: ArtistIndex, split_file: Path, tr
 
 
 def _labels_for(data: PreparedData, label_names: Sequence[str]) -> np.ndarray:
-    """Class ids of ``data``'s rows in the checkpoint's label order; -1 for genres the model does not know."""
+    """Class ids of ``data``'s rows in the checkpoint's label order; -1 for genres the model does not know.
+
+    Genre folders the model does not know are left out with a warning on stderr naming them and how many
+    tracks each held (folder names must match the labels exactly: ``Blues`` is not ``blues``); an error
+    when none is known.
+    """
+    import sys
+
     lookup = {g: i for i, g in enumerate(label_names)}
     unknown = sorted(set(data.genres.tolist()) - set(lookup))
     if len(unknown) == len(set(data.genres.tolist())):
         raise MusicGenreError(
             f"{data.root}: none of its genres {unknown} are among the model's labels {list(label_names)}"
+        )
+    if unknown:
+        tracks = {g: len(set(data.track_ids[data.genres == g].tolist())) for g in unknown}
+        listed = ", ".join(f"{g} ({n} track{'s' if n != 1 else ''})" for g, n in tracks.items())
+        print(
+            f"warning: {data.root}: left out genre folders that are not among the model's labels: {listed}; "
+            f"the labels are {', '.join(label_names)}",
+            file=sys.stderr,
         )
     return np.array([lookup.get(g, -1) for g in data.genres], dtype=np.int64)

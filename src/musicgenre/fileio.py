@@ -89,13 +89,30 @@ def json_default(o: Any) -> Any:
     if isinstance(o, set | frozenset):
         return sorted(o)
     if dataclasses.is_dataclass(o) and not isinstance(o, type):
-        return dataclasses.asdict(o)
+        return finite_json(dataclasses.asdict(o))
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
+def finite_json(obj: Any) -> Any:
+    """``obj`` with NaN and infinite floats (numpy's too) replaced by None, the JSON ``null``."""
+    if isinstance(obj, float | np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_json(v) for v in obj]
+    if isinstance(obj, np.ndarray) and obj.dtype.kind == "f":
+        return finite_json(obj.tolist())
+    return obj
+
+
 def dumps(obj: Any, *, indent: int | None = 2, sort_keys: bool = False) -> str:
-    """``obj`` as JSON text with :func:`json_default`, ending in a newline."""
-    return json.dumps(obj, indent=indent, sort_keys=sort_keys, default=json_default) + "\n"
+    """``obj`` as JSON text with :func:`json_default`, ending in a newline; always valid JSON: NaN and
+    infinities are written as ``null`` (:func:`finite_json`), never as the bare ``NaN`` of Python's json."""
+    text = json.dumps(
+        finite_json(obj), indent=indent, sort_keys=sort_keys, default=json_default, allow_nan=False
+    )
+    return text + "\n"
 
 
 def write_json(path: str | Path, obj: Any, *, indent: int | None = 2, sort_keys: bool = False) -> Path:

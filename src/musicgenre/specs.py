@@ -85,12 +85,14 @@ class TrainSpec:
 class Runtime:
     """Where and how work runs: the feature cache root (``None``: the default), worker processes for
     feature extraction, whether to show progress, and the pretrained weights chosen at the edge (one
-    resolved bundle per model family, e.g. ``--yamnet-weights``; families without one use their default)."""
+    resolved bundle per model family, e.g. ``--yamnet-weights``; families without one use their default),
+    and whether a run folder holding another run is replaced (``--overwrite``) rather than refused."""
 
     cache_dir: Path | None = None
     workers: int = 2
     progress: bool = True
     weights: tuple[PretrainedBundle, ...] = ()
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)

@@ -113,11 +113,35 @@ def no_samples(path: Path, *, in_range: bool = False) -> AudioError:
     return AudioError(path, "contains no audio samples" + (" in the requested range" if in_range else ""))
 
 
+#: Largest sample magnitude accepted (120 dB above full scale). Float files are expected in [-1, 1], and
+#: some tools write int16-scaled floats (up to 32768); samples beyond this are rejected, not clipped: such
+#: a file is garbage or a mis-scaled export, and its features would overflow to NaN.
+MAX_SAMPLE = 1e6
+
+
+def out_of_range(block: np.ndarray) -> int | None:
+    """The index of the first sample of ``block`` beyond :data:`MAX_SAMPLE` in magnitude, or None."""
+    beyond = np.abs(block) > MAX_SAMPLE
+    return int(np.flatnonzero(beyond)[0]) if beyond.any() else None
+
+
+def range_problem(block: np.ndarray, where: str) -> str:
+    """The message for a block with samples beyond :data:`MAX_SAMPLE` (``where``: e.g. ``"at 1.00 s"``)."""
+    return (
+        f"samples far beyond full scale (peak {float(np.max(np.abs(block))):.3g}, first {where}; at most "
+        f"{MAX_SAMPLE:g} is accepted, audio is expected in [-1, 1])"
+    )
+
+
 def check_finite(path: Path, block: np.ndarray, first_frame: int, sample_rate: int) -> None:
-    """Raise unless every sample of ``block`` (which starts at frame ``first_frame``) is finite."""
+    """Raise unless every sample of ``block`` (which starts at frame ``first_frame``) is finite and within
+    :data:`MAX_SAMPLE`."""
     if not np.isfinite(block).all():
         bad = int(np.flatnonzero(~np.isfinite(block))[0]) + first_frame
         raise AudioError(path, f"contains NaN or infinite samples (first at {bad / sample_rate:.2f} s)")
+    bad = out_of_range(block)
+    if bad is not None:
+        raise AudioError(path, range_problem(block, f"at {(bad + first_frame) / sample_rate:.2f} s"))
 
 
 # ------------------------------------------------------------------------------------- file and header
@@ -135,6 +159,8 @@ def check_file(path: Path) -> None:
         )
     try:
         size = path.stat().st_size
+        with open(path, "rb"):  # libsndfile reports a file it may not read as "System error."
+            pass
     except OSError as exc:
         raise cannot_read(path, exc) from None
     if size == 0:

@@ -192,4 +192,7 @@ def to_mono_array(samples: np.ndarray, *, name: str = "<array>") -> np.ndarray:
     if not np.isfinite(x).all():
         bad = int(np.flatnonzero(~np.isfinite(x))[0])
         raise AudioError(name, f"contains NaN or infinite samples (first at sample {bad})")
+    bad = check.out_of_range(x)
+    if bad is not None:
+        raise AudioError(name, check.range_problem(x, f"at sample {bad}"))
     return x

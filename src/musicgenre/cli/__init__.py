@@ -14,9 +14,11 @@ from musicgenre.cli.common import (
     CONTEXT_SETTINGS,
     FriendlyGroup,
     artists_option,
+    clip_seconds_option,
     eval_padding_option,
     feature_choice,
     model_choice,
+    overwrite_option,
     quiet_option,
     run_options,
     runtime_options,
@@ -51,17 +53,20 @@ def main(ctx: click.Context, debug: bool) -> None:
     "--min-tracks", type=int, default=2, help="Warn about genres with fewer usable tracks than this."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@clip_seconds_option
 @quiet_option
-def validate(data_dir: Path, min_tracks: int, as_json: bool, quiet: bool) -> None:
+def validate(data_dir: Path, min_tracks: int, as_json: bool, clip_seconds: float, quiet: bool) -> None:
     """Check every file of DATA_DIR: unreadable, empty, truncated, silent or non-audio files, thin genres.
 
+    Only the first --clip-seconds of each file are checked, the part that training uses.
     Exits non-zero only when nothing usable is left.
     """
     from musicgenre.datasets.validate import validate_dataset
-
-    report = validate_dataset(data_dir, min_tracks_per_genre=min_tracks, progress=not quiet)
     from musicgenre.fileio import dumps
 
+    report = validate_dataset(
+        data_dir, min_tracks_per_genre=min_tracks, progress=not quiet, clip_seconds=clip_seconds or None
+    )
     click.echo(dumps(report.to_dict()).rstrip("\n") if as_json else report.format())
     if not report.ok:
         raise SystemExit(1)
@@ -126,6 +131,7 @@ def features(
 )
 @segment_options
 @runtime_options
+@overwrite_option
 def train(
     data_dir: Path,
     model: str,
@@ -139,7 +145,8 @@ def train(
     """Train MODEL on cached INPUT features of DATA_DIR, keep the best epoch, and evaluate on the test split.
 
     Writes model.ckpt, history.json, training_curves.png, metrics.{md,csv,json} and confusion_matrix.png.
-    Re-running continues an interrupted run.
+    Re-running continues an interrupted run and reuses a finished identical one; a folder holding a run
+    with other data or settings is refused (--overwrite replaces it).
     """
     from musicgenre.experiment import run_experiment
 
@@ -265,6 +272,7 @@ def _artist_line(eval_dir: Path) -> str:
 @click.option("--list", "list_rows", is_flag=True, help="List the grid's rows and exit.")
 @segment_options
 @runtime_options
+@overwrite_option
 def study(
     data_dir: Path,
     protocol: ProtocolSpec,
@@ -280,7 +288,7 @@ def study(
 ) -> None:
     """Run the study's grid of models x inputs on DATA_DIR and write report.md / report.html.
 
-    Finished models are not retrained on a re-run.
+    Finished models are not retrained on a re-run with the same settings (see train; --overwrite).
     """
     from musicgenre.study import STUDY_ROWS, run_study, select_rows
 

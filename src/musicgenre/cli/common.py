@@ -103,16 +103,22 @@ def eval_padding_option(when: str) -> Callable:
     )
 
 
+def clip_seconds_option(func: Callable) -> Callable:
+    """``--clip-seconds`` (``clip_seconds``): the part of each file that is used; 0 for all of it."""
+    return click.option(
+        "--clip-seconds",
+        type=float,
+        default=30.0,
+        help="Cut or pad every clip to this length (the study's 30 s); 0 keeps each clip's own length. "
+        "Only this much of a file is decoded.",
+    )(func)
+
+
 def segment_options(func: Callable) -> Callable:
     """``--sample-rate``, ``--clip-seconds``, ``--segment-seconds`` and ``--max-padding``, as a SegmentConfig."""
 
     @click.option("--sample-rate", type=int, default=16000, help="Resample every clip to this rate (Hz).")
-    @click.option(
-        "--clip-seconds",
-        type=float,
-        default=30.0,
-        help="Cut or pad every clip to this length (the study's 30 s); 0 keeps each clip's own length.",
-    )
+    @clip_seconds_option
     @click.option("--segment-seconds", type=float, default=3.0, help="Length of one model input segment.")
     @click.option(
         "--max-padding",
@@ -173,6 +179,26 @@ def runtime_options(func: Callable) -> Callable:
 
             weights = (resolve_weights(yamnet_weights),)
         kwargs["runtime"] = Runtime(cache_dir=cache_dir, workers=workers, progress=not quiet, weights=weights)
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def overwrite_option(func: Callable) -> Callable:
+    """``--overwrite``: replace a run in the output folder that differs from this one (else it is refused);
+    sets ``runtime.overwrite`` (apply below :func:`runtime_options`)."""
+
+    @click.option(
+        "--overwrite",
+        is_flag=True,
+        help="Replace a run in the output folder made with other data, settings or seed "
+        "(by default such a folder is refused; a finished identical run is reused).",
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, overwrite: bool, **kwargs: Any) -> Any:
+        import dataclasses
+
+        kwargs["runtime"] = dataclasses.replace(kwargs["runtime"], overwrite=overwrite)
         return func(*args, **kwargs)
 
     return wrapper

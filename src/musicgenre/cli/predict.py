@@ -89,7 +89,7 @@ def predict(
     from musicgenre.fileio import write_text
     from musicgenre.predict import output
     from musicgenre.predict.classifier import GenreClassifier
-    from musicgenre.predict.files import collect_audio_files
+    from musicgenre.predict.files import collect_audio_files, output_clash, protected_paths
 
     root = ctx.find_root()
     if root.obj is None:
@@ -111,6 +111,11 @@ def predict(
         checkpoint, hop_seconds=hop, aggregate=aggregate, batch_size=batch_size, yamnet_weights=yamnet_weights
     )
     files, failures = collect_audio_files(paths)
+    protected = protected_paths(files, clf.checkpoint_path)
+    for hint, dest in (("--out", out), ("--timeline", timeline)):
+        clash = output_clash(dest, protected) if dest is not None else None
+        if clash:
+            raise click.BadParameter(clash, param_hint=hint)
 
     items: list = list(failures)
     bar = tqdm(
@@ -143,7 +148,11 @@ def predict(
         click.echo(records, nl=False)
 
     if timeline is not None:
-        for i, dest in output.timeline_paths(timeline, items).items():
+        dests = output.timeline_paths(timeline, items)
+        clashes = [c for c in (output_clash(d, protected) for d in dests.values()) if c]
+        if clashes:
+            raise click.BadParameter("; ".join(clashes), param_hint="--timeline")
+        for i, dest in dests.items():
             output.plot_timeline(items[i], dest)
             if fmt == "table" or out is not None:
                 click.echo(f"timeline: {dest}")

@@ -1,4 +1,5 @@
-"""Check a folder-of-genres dataset before training: open and fully decode every file, report what is wrong.
+"""Check a folder-of-genres dataset before training: open and decode every file (all of it, or the clip that
+training uses), report what is wrong.
 
 Severities:
 
@@ -17,6 +18,7 @@ Severities:
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -42,10 +44,12 @@ SILENCE_PEAK = 1e-4
 class Problem:
     """One finding. ``kind`` is a stable machine-readable code, ``problem`` the human explanation.
 
-    Kinds: ``zero-length``, ``empty`` (no samples), ``unreadable``, ``corrupt``, ``non-finite``, ``truncated``
+    Kinds: ``zero-length``, ``empty`` (no samples), ``unreadable``, ``corrupt``, ``non-finite``,
+    ``out-of-range`` (samples far beyond full scale), ``truncated``
     (an error when the loaders refuse the file, a warning when less is missing than they tolerate), ``silent``,
-    ``not-audio``, ``duplicate-id``, ``outside-genre``, ``sample-rate``, ``channels``, ``empty-genre``,
-    ``few-tracks``.
+    ``not-audio``, ``broken-link`` (dangling symbolic link or link loop), ``duplicate-id``, ``renamed-id``
+    (info: a file name shared by several files gets a longer track id), ``outside-genre``, ``sample-rate``,
+    ``channels``, ``empty-genre``, ``few-tracks``.
     """
 
     path: Path
@@ -205,6 +209,8 @@ def _error_kind(problem: str, default: str) -> str:
         return "truncated"
     if "nan" in text or "infinite" in text:
         return "non-finite"
+    if "beyond full scale" in text:
+        return "out-of-range"
     if "zero-length" in text:
         return "zero-length"
     if "no audio samples" in text:
@@ -212,8 +218,9 @@ def _error_kind(problem: str, default: str) -> str:
     return default
 
 
-def check_file(track: Track) -> FileCheck:
-    """Open and fully decode one file; never raises for a bad file (the problems say what is wrong)."""
+def check_file(track: Track, clip_seconds: float | None = None) -> FileCheck:
+    """Open and decode one file, all of it or its first ``clip_seconds`` (what training uses); never raises
+    for a bad file (the problems say what is wrong)."""
     path = track.path
     out = FileCheck(track, usable=False)
 
@@ -227,7 +234,7 @@ def check_file(track: Track) -> FileCheck:
         return out
     out.sample_rate, out.channels = info.sample_rate, info.channels
     try:
-        x = load_audio(path, sample_rate=None)  # refuses a truncated file
+        x = load_audio(path, sample_rate=None, duration=clip_seconds)  # refuses a truncated file
     except AudioError as exc:
         add(exc.problem, "error", _error_kind(exc.problem, "corrupt"))
         return out
@@ -236,14 +243,15 @@ def check_file(track: Track) -> FileCheck:
         return out
     decoded = int(x.shape[0])
     sr = info.sample_rate
-    short = completeness(info, decoded).problem  # cut short, but within what the loaders accept
+    clipped = clip_seconds is not None and decoded >= int(round(clip_seconds * sr))
+    short = None if clipped else completeness(info, decoded).problem  # cut short, but tolerated
     if short:
         add(short, "warning", "truncated")
     peak = float(np.max(np.abs(x))) if decoded else 0.0
     if peak < SILENCE_PEAK:
         level = "all samples are zero" if peak == 0.0 else f"peak {20 * np.log10(peak):.0f} dBFS"
         add(f"silent ({level})", "warning", "silent")
-    out.duration = decoded / sr
+    out.duration = max(decoded / sr, info.duration) if clipped else decoded / sr
     out.usable = True
     return out
 
@@ -258,6 +266,7 @@ def validate_dataset(
     min_tracks_per_genre: int = 2,
     progress: bool = True,
     workers: int | None = None,
+    clip_seconds: float | None = None,
 ) -> ValidationReport:
     """Scan ``root`` (``<root>/<genre>/<audio files>``), decode every file, and report what is wrong.
 
@@ -267,6 +276,8 @@ def validate_dataset(
             train/valid/test split needs at least 2, better 3).
         progress: show a tqdm progress bar.
         workers: decoding threads (default: up to 2; libsndfile releases the GIL while decoding).
+        clip_seconds: decode only the first this many seconds of each file, as training does
+            (``SegmentConfig.clip_seconds``; memory then does not grow with the file); None: all of it.
 
     Raises:
         DatasetError: ``root`` is missing, not a folder, or has no genre folders (from :func:`scan_dataset`).
@@ -279,8 +290,21 @@ def validate_dataset(
             problems.append(Problem(path, f"ignored: {reason}", "info", "outside-genre"))
         elif reason.startswith("duplicate"):
             problems.append(Problem(path, f"ignored: {reason}", "warning", "duplicate-id"))
+        elif "link" in reason:
+            problems.append(Problem(path, f"ignored: {reason}", "warning", "broken-link"))
         else:
             problems.append(Problem(path, f"ignored: {reason}", "warning", "not-audio"))
+
+    for t in index.tracks:
+        if t.track_id != t.path.stem:
+            problems.append(
+                Problem(
+                    t.path,
+                    f"another file has the same name; its track id is {t.track_id}",
+                    "info",
+                    "renamed-id",
+                )
+            )
 
     if workers is None:
         workers = min(2, os.cpu_count() or 1)
@@ -289,11 +313,11 @@ def validate_dataset(
     try:
         if workers <= 1 or len(index.tracks) <= 1:
             for t in index.tracks:
-                checks.append(check_file(t))
+                checks.append(check_file(t, clip_seconds))
                 bar.update(1)
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                for c in pool.map(check_file, index.tracks):  # keeps index order
+                for c in pool.map(functools.partial(check_file, clip_seconds=clip_seconds), index.tracks):
                     checks.append(c)
                     bar.update(1)
     finally:

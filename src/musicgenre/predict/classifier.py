@@ -230,6 +230,9 @@ class GenreClassifier:
         windows = np.ascontiguousarray(windows, dtype=np.float32)
         feats = extract_many(list(self.feature_configs.values()), windows, self.sample_rate)
         by_name = {name: feats[cfg.key()] for name, cfg in self.feature_configs.items()}
+        for name, values in by_name.items():
+            if not np.isfinite(values).all():
+                raise MusicGenreError(f"feature {name} is not finite (NaN or infinite) for this audio")
         # The training code's batch loader: the same float32 conversion and normalisation as in training.
         inputs, _ = load_batch(
             by_name, np.arange(windows.shape[0]), self.checkpoint.normalisation, sort=False
@@ -237,7 +240,13 @@ class GenreClassifier:
         with torch.inference_mode():
             logits = self.model(inputs)
             probs = torch.softmax(logits.float(), dim=-1)
-        return probs.numpy().astype(np.float32, copy=False)
+        probs = probs.numpy().astype(np.float32, copy=False)
+        if not np.isfinite(probs).all():
+            where = f" {self.checkpoint_path}" if self.checkpoint_path else ""
+            raise MusicGenreError(
+                f"the model gave non-finite probabilities (NaN or infinite): is the checkpoint{where} damaged?"
+            )
+        return probs
 
     # ------------------------------------------------------------------------------------ internals
     def _classify(

@@ -16,15 +16,19 @@ def collect_audio_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[P
     A file given explicitly is always kept (its problems, such as an unsupported format, are reported
     when it is decoded). In folders, files with audio extensions are taken (case-insensitive); hidden
     files and folders (``.name``, e.g. macOS ``._song.mp3`` resource forks) are left out. A path that does
-    not exist, or a folder without audio files, becomes a :class:`PredictionFailure`. Duplicates are
-    dropped.
+    not exist, a symbolic link loop, or a folder without audio files, becomes a :class:`PredictionFailure`.
+    Duplicates are dropped.
     """
     files: list[Path] = []
     failures: list[PredictionFailure] = []
     seen: set[Path] = set()
 
     def add(p: Path) -> None:
-        key = p.resolve()
+        try:
+            key = p.resolve()
+        except (RuntimeError, OSError):  # a symbolic link loop (RuntimeError before Python 3.13)
+            failures.append(PredictionFailure(str(p), "symbolic link loop"))
+            return
         if key not in seen:
             seen.add(key)
             files.append(p)
@@ -62,3 +66,17 @@ def _scan_dir(root: Path) -> list[Path]:
 
 def _ext_list() -> str:
     return " ".join(sorted(e[1:] for e in AUDIO_EXTENSIONS))
+
+
+def protected_paths(files: Iterable[str | Path], checkpoint: str | Path | None) -> dict[str, str]:
+    """What an output must not overwrite: ``{real path: "an input" | "the checkpoint"}``."""
+    out = {os.path.realpath(p): "one of the inputs" for p in files}
+    if checkpoint is not None:
+        out[os.path.realpath(checkpoint)] = "the checkpoint"
+    return out
+
+
+def output_clash(dest: str | Path, protected: dict[str, str]) -> str | None:
+    """Why ``dest`` must not be written (it is an input or the checkpoint), or None."""
+    what = protected.get(os.path.realpath(dest))
+    return f"{dest} is {what}; writing there would destroy it: choose another file" if what else None

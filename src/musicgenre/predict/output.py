@@ -32,7 +32,7 @@ def to_records(items: Sequence[Item], top_k: int = 3) -> list[dict]:
 
 def to_json(items: Sequence[Item], top_k: int = 3) -> str:
     """The records as a JSON list (indented, newline-terminated)."""
-    return json.dumps(to_records(items, top_k), indent=2) + "\n"
+    return json.dumps(to_records(items, top_k), indent=2, allow_nan=False) + "\n"
 
 
 def csv_header(labels: Sequence[str], top_k: int = 3) -> list[str]:

@@ -31,7 +31,6 @@ from typing import Any, NoReturn
 import numpy as np
 from tqdm import tqdm
 
-from musicgenre.audio.io import load_audio
 from musicgenre.audio.segment import SegmentConfig
 from musicgenre.datasets.index import DatasetIndex, Track
 from musicgenre.errors import DatasetError
@@ -58,7 +57,7 @@ from musicgenre.store.format import (
     store_path,
 )
 from musicgenre.store.lock import StoreLock
-from musicgenre.store.workers import Decoder, Extraction, Extractor, Job, run_jobs
+from musicgenre.store.workers import ClipDecoder, Decoder, Extraction, Extractor, Job, run_jobs
 
 log = logging.getLogger("musicgenre.store")
 
@@ -73,11 +72,12 @@ def build_stores(
     progress: bool = True,
     rebuild: bool = False,
     extract: Extractor = extract_many,
-    decode: Decoder = load_audio,
+    decode: Decoder | None = None,
 ) -> dict[str, FeatureStore]:
     """Build (or reuse, or resume) one store per feature config; returns ``{config.key(): store}``.
 
-    Each track is decoded once (``decode(path, sample_rate)``) and all features still missing for it are
+    Each track is decoded once (``decode(path, sample_rate)``; by default :func:`~musicgenre.audio.load_audio` reading
+    only the first ``segment.clip_seconds``, so memory does not grow with the file) and all features still missing for it are
     computed together (``extract(configs, segments, sample_rate)``). ``workers`` processes share the work
     (1 = in this process; with more, ``extract`` and ``decode`` must be picklable). ``rebuild=True``
     discards existing stores first. A store that another process is building is waited for.
@@ -123,7 +123,7 @@ def build_stores(
             todo.append(cfg)
 
         if todo:
-            steps = Extraction(decode=decode, extract=extract)
+            steps = Extraction(decode=decode or ClipDecoder(segment.clip_seconds), extract=extract)
             _build(index, todo, segment, paths, fps, files, steps, workers=workers, progress=progress)
         for cfg in todo:
             ready[cfg.key()] = open_store(paths[cfg.key()])

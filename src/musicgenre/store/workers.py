@@ -7,13 +7,20 @@ or instances of module-level classes) when ``workers > 1``.
 
 Worker processes come from a fork server (spawn where there is none), as plain fork is unsafe once torch
 has started threads: a script that builds stores with ``workers > 1`` needs the usual
-``if __name__ == "__main__":`` guard.
+``if __name__ == "__main__":`` guard. Workers exit when the build's process dies, even by ``kill -9``
+(:func:`die_with`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
+import os
+import select
 import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -23,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musicgenre.audio.io import load_audio
+from musicgenre.audio.io import audio_info, load_audio
 from musicgenre.audio.segment import SegmentConfig, split_segments
 from musicgenre.datasets.index import Track
 from musicgenre.errors import AudioError, MusicGenreError
@@ -41,10 +48,35 @@ Extractor = Callable[[Sequence[FeatureConfig], np.ndarray, int], dict[str, np.nd
 
 
 @dataclass(frozen=True)
+class ClipDecoder:
+    """The default decoder: :func:`load_audio` of the first ``seconds`` only (None: the whole file), so a
+    1-hour file costs no more memory than a 30 s one. :meth:`source_seconds` gives the file's length."""
+
+    seconds: float | None = None
+
+    #: Decoded beyond the clip, so that resampling gives the clip the same samples as a whole-file decode.
+    MARGIN = 1.0
+
+    @property
+    def decode_seconds(self) -> float | None:
+        return None if self.seconds is None else self.seconds + self.MARGIN
+
+    def __call__(self, path: Path, sample_rate: int) -> np.ndarray:
+        return load_audio(path, sample_rate, duration=self.decode_seconds)
+
+    def source_seconds(self, path: Path, decoded_seconds: float) -> float:
+        """The whole file's duration: the header's when decoding stopped before the end of the file."""
+        limit = self.decode_seconds
+        if limit is None or decoded_seconds < limit - 0.01:
+            return decoded_seconds
+        return max(decoded_seconds, audio_info(path).duration)
+
+
+@dataclass(frozen=True)
 class Extraction:
     """How a track becomes features: the decoder and the extractor of a build."""
 
-    decode: Decoder = load_audio
+    decode: Decoder = ClipDecoder()
     extract: Extractor = extract_many
 
 
@@ -77,6 +109,17 @@ def _error_message(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def check_features(path: Path, name: str, feats: np.ndarray, segment_index: np.ndarray) -> None:
+    """Raise :class:`AudioError` naming ``path`` when a feature row holds NaN or infinite values."""
+    bad = ~np.isfinite(feats.reshape(len(feats), -1)).all(axis=1)
+    if bad.any():
+        first = int(segment_index[int(np.flatnonzero(bad)[0])])
+        raise AudioError(
+            path,
+            f"feature {name} is not finite (NaN or infinite) in {int(bad.sum())} segment(s), first {first}",
+        )
+
+
 def process_track(job: Job) -> Result:
     """Decode one track, compute its features and write one part per config. Runs in a worker."""
     track, segment, steps = job.track, job.segment, job.extraction
@@ -89,11 +132,14 @@ def process_track(job: Job) -> Result:
             for i in range(0, len(segs), MAX_BATCH)
         ]
         seconds = x.shape[0] / segment.sample_rate
+        if isinstance(steps.decode, ClipDecoder):
+            seconds = steps.decode.source_seconds(track.path, seconds)
         for cfg, part in zip(job.configs, job.parts, strict=True):
             feats = np.concatenate([c[cfg.key()] for c in chunks]).astype(np.float32, copy=False)
             expected = (len(segs), *cfg.shape(segment))
             if feats.shape != expected:
                 raise ValueError(f"feature {cfg.name!r} returned shape {feats.shape}, expected {expected}")
+            check_features(track.path, cfg.name, feats, segs.index)
             Part(
                 features=feats,
                 segment_index=segs.index.astype(np.int64),
@@ -111,10 +157,50 @@ def run_jobs(jobs: Sequence[Job], workers: int) -> Iterator[Result]:
     return _run_serial(jobs) if workers <= 1 else _run_pool(jobs, workers)
 
 
-def _init_worker() -> None:
+#: ``prctl`` option: the signal a process gets when its parent dies (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with(pid: int) -> None:
+    """Make this worker exit when process ``pid`` (the build's) dies, even by ``kill -9``, which gives it no
+    chance to shut its pool down.
+
+    A pool's workers are children of the fork server, which stays up while they hold its "alive" pipe, so
+    the parent's death signal (``prctl(PR_SET_PDEATHSIG)``, set too, on Linux) would never come: a daemon
+    thread waits on a pidfd of ``pid`` (Linux), or polls it once a second elsewhere.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # no pidfds (not Linux, or before 5.3), or already gone
+            while _alive(pid):
+                time.sleep(1.0)
+        else:
+            select.select([fd], [], [])
+        os._exit(1)
+
+    threading.Thread(target=watch, name=f"exit-with-{pid}", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _init_worker(build_pid: int) -> None:
     # The parent handles Ctrl-C: workers finish their current track (so no part is half written), then
-    # the pool is shut down.
+    # the pool is shut down. If the build's process is killed outright, the workers exit too.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with(build_pid)
     import torch
 
     torch.set_num_threads(1)
@@ -146,7 +232,9 @@ def mp_context() -> multiprocessing.context.BaseContext:
 
 
 def _run_pool(jobs: Sequence[Job], workers: int) -> Iterator[Result]:
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp_context(), initializer=_init_worker)
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=mp_context(), initializer=_init_worker, initargs=(os.getpid(),)
+    )
     pending: set[Future[Result]] = set()
     todo = iter(jobs)
     try:

@@ -8,7 +8,8 @@
 
 Each run has a fingerprint (:meth:`RunIdentity.fingerprint`) of everything that changes its outcome;
 ``state.pt`` and ``result.json`` carry it, so a folder holding another run is refused rather than mixed.
-A ``state.pt`` that cannot be read is reported on stderr and ignored: the run starts over. Every file is
+A ``state.pt`` or ``result.json`` that cannot be read is reported on stderr, naming it, and ignored: the
+run starts over. Every file is
 written through :mod:`musicgenre.fileio` (atomic).
 """
 
@@ -132,13 +133,31 @@ class RunFolder:
         """The result of the finished run here, whichever it is (raises if it has not finished)."""
         if not self.result_path.exists():
             raise TrainingError(f"{self.path}: no {RESULT_NAME}; the run has not finished")
-        return TrainResult.from_dict(read_json(self.result_path), self.path)
+        d = self._read_result()
+        if d is None:
+            raise TrainingError(f"{self.result_path}: damaged; train the run again (--overwrite)")
+        return TrainResult.from_dict(d, self.path)
+
+    def _read_result(self) -> dict[str, Any] | None:
+        """``result.json`` as a dict, or None when it cannot be read (truncated, not JSON, not an object)."""
+        try:
+            d = read_json(self.result_path)
+        except (OSError, ValueError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            return None
+        return d if isinstance(d, dict) else None
 
     def load_finished(self) -> TrainResult | None:
         """This run's result if it has finished here; None if not; raises if another run finished here."""
         if not self.result_path.exists():
             return None
-        d = read_json(self.result_path)
+        d = self._read_result()
+        if d is None:
+            tqdm.write(
+                f"warning: {self.result_path}: cannot read this result (damaged); ignoring it and "
+                "starting the run over",
+                file=sys.stderr,
+            )
+            return None
         if d.get("fingerprint") != self.fingerprint:
             raise TrainingError(
                 f"{self.path} holds a finished run with a different model, config, split or data; "
