@@ -30,6 +30,7 @@ demo: $(STAMP)
 test: $(STAMP_DEV)
 	$(VENV)/bin/ruff check src tests benchmarks scripts
 	$(VENV)/bin/ruff format --check src tests benchmarks scripts
+	$(VENV)/bin/musicgenre download musicnn  # musicnn's weights, from PyPI, once (tests verify the port)
 	$(PY) -m pytest -q
 
 lint: $(STAMP_DEV)

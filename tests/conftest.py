@@ -59,3 +59,26 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def musicnn_weights():
+    """musicnn's official weights (a :class:`~musicgenre.pretrained.PretrainedBundle` of the extracted folder).
+
+    Found like the toolkit finds them ($MUSICGENRE_MUSICNN_WEIGHTS, the cache, the shared folder); if they
+    are not there yet, ``musicgenre download musicnn`` fetches them into the weights cache (PyPI must be
+    reachable). A test that needs them fails, never skips, when that is impossible.
+    """
+    from musicgenre.errors import MusicGenreError
+    from musicgenre.musicnn.download import download_musicnn
+    from musicgenre.musicnn.weights import MUSICNN
+
+    try:
+        return MUSICNN.resolve(identity=MUSICNN.official_identity)
+    except MusicGenreError:
+        pass
+    try:
+        download_musicnn()
+        return MUSICNN.resolve(identity=MUSICNN.official_identity)
+    except MusicGenreError as exc:
+        pytest.fail(f"musicnn's weights are needed and `musicgenre download musicnn` failed: {exc}")

@@ -137,6 +137,19 @@ class WeightsFamily:
         """Identity of the official download."""
         return f"{self.kind_of(Path(self.cache_name))}:{self.sha1}"
 
+    # Hooks a family whose weights are a folder (musicnn's checkpoints) overrides; files are the default.
+    def is_weights(self, path: Path) -> bool:
+        """True when ``path`` is where weights of this family could be (a file, here)."""
+        return path.is_file()
+
+    def content_sha1(self, path: Path) -> str:
+        """The content id of the weights at ``path`` (a file's git blob id, here)."""
+        return weights_sha1(path)
+
+    def fetch(self, dest: Path) -> Path:
+        """Download the official weights to ``dest`` (resolution step 5)."""
+        return download_verified(self.url, dest, self.sha1, advice=self.not_found_message())
+
     def kind_of(self, path: str | Path) -> str:
         """The format's ``kind``, from the suffix or the file's magic bytes."""
         path = Path(path)
@@ -157,7 +170,7 @@ class WeightsFamily:
     def bundle(self, path: str | Path, origin: str = "argument") -> PretrainedBundle:
         """The bundle of an existing weights file."""
         p = Path(path).expanduser()
-        if not p.is_file():
+        if not self.is_weights(p):
             raise WeightsNotFoundError(f"{p}: no such weights file. {self.not_found_message()}")
         return PretrainedBundle(self, p, self.kind_of(p), origin)
 
@@ -184,15 +197,15 @@ class WeightsFamily:
         env = os.environ.get(self.env_var)
         if env:
             p = Path(env).expanduser()
-            if not p.is_file():
+            if not self.is_weights(p):
                 raise WeightsNotFoundError(
                     f"{self.env_var}={env}: no such weights file. {self.not_found_message()}"
                 )
             return self._check(PretrainedBundle(self, p, self.kind_of(p), "environment"), identity)
         found: list[PretrainedBundle] = []
         cached = self.cache_path()
-        if cached.is_file():
-            sha1 = weights_sha1(cached)
+        if self.is_weights(cached):
+            sha1 = self.content_sha1(cached)
             if sha1 != self.sha1:
                 raise WeightsNotFoundError(
                     f"{cached}: not {self.publisher}'s {self.cache_name} (git blob sha1 {sha1}, expected "
@@ -200,13 +213,13 @@ class WeightsFamily:
                 )
             found.append(PretrainedBundle(self, cached, self.kind_of(cached), "cache", sha1))
         shared = self.shared_path()
-        if shared.is_file():
+        if self.is_weights(shared):
             found.append(PretrainedBundle(self, shared, self.kind_of(shared), "shared"))
         for bundle in found:
             if identity is None or bundle.identity == identity:
                 return bundle
         if download and identity in (None, self.official_identity):
-            path = download_verified(self.url, cached, self.sha1, advice=self.not_found_message())
+            path = self.fetch(cached)
             return PretrainedBundle(self, path, self.kind_of(path), "download", self.sha1)
         if found:
             raise WeightsMismatchError(self._mismatch(identity, found))
@@ -252,7 +265,7 @@ class PretrainedBundle:
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
         if not self.sha1:
-            object.__setattr__(self, "sha1", weights_sha1(self.path))
+            object.__setattr__(self, "sha1", self.family.content_sha1(self.path))
 
     @property
     def identity(self) -> str:

@@ -361,17 +361,24 @@ def demo(out: Path, tracks_per_genre: int, epochs: int, seed: int, quiet: bool) 
 
 # --------------------------------------------------------------------------------------------- download
 @main.command()
-@click.argument("dataset", type=click.Choice(["gtzan"]))
+@click.argument("dataset", type=click.Choice(["gtzan", "musicnn"]))
 @click.option(
     "--dest",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    help="Project folder; GTZAN goes to DEST/data/music/<genre>/*.au.",
+    default=None,
+    help="Project folder; GTZAN goes to DEST/data/music/<genre>/*.au [default: .]. For musicnn, the weights "
+    "folder [default: <weights dir>/musicnn].",
 )
 @click.option(
-    "--url", default=None, help="Download from this URL (http(s) or file://) instead of the default."
+    "--url",
+    default=None,
+    help="Download from this URL (http(s) or file://) instead of the default; for musicnn, a wheel URL or "
+    "file instead of `pip download musicnn==0.1.0`.",
 )
 @click.option("--md5", default=None, help="Expected MD5 of the archive [default: the published one].")
+@click.option(
+    "--sha256", default=None, help="musicnn: expected SHA-256 of the wheel [default: the published one]."
+)
 @click.option(
     "--artists-url",
     default=None,
@@ -380,12 +387,26 @@ def demo(out: Path, tracks_per_genre: int, epochs: int, seed: int, quiet: bool) 
 )
 @click.option("--artists-only", is_flag=True, help="Fetch only the artist index, not the audio.")
 def download(
-    dataset: str, dest: Path, url: str | None, md5: str | None, artists_url: str | None, artists_only: bool
+    dataset: str,
+    dest: Path | None,
+    url: str | None,
+    md5: str | None,
+    sha256: str | None,
+    artists_url: str | None,
+    artists_only: bool,
 ) -> None:
-    """Download and unpack a dataset, verifying its checksum; for GTZAN, also its artist index."""
+    """Download and unpack a dataset (GTZAN, with its artist index) or musicnn's weights, checksum-verified."""
     from musicgenre.datasets.download import DownloadError
     from musicgenre.datasets.gtzan import download_gtzan, download_gtzan_index
 
+    if dataset == "musicnn":
+        from musicgenre.musicnn.download import download_musicnn
+        from musicgenre.musicnn.weights import WHEEL_SHA256
+
+        folder = download_musicnn(dest, wheel=url, sha256=sha256 or WHEEL_SHA256)
+        click.echo(f"musicnn's weights are in {folder}")
+        return
+    dest = dest if dest is not None else Path(".")
     if not artists_only:
         path = download_gtzan(dest, url=url, md5=md5)
         click.echo(f"GTZAN is in {path}")

@@ -69,6 +69,17 @@ def yamnet_weights_option(func: Callable) -> Callable:
     )(func)
 
 
+def musicnn_weights_option(func: Callable) -> Callable:
+    """``--musicnn-weights``: the extracted musicnn weights folder for musicnn features (``musicnn_weights``)."""
+    return click.option(
+        "--musicnn-weights",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="musicnn weights folder (holding MSD_musicnn/ and MTT_musicnn/) for musicnn features "
+        "[default: $MUSICGENRE_MUSICNN_WEIGHTS, else what `musicgenre download musicnn` fetched].",
+    )(func)
+
+
 def artists_option(func: Callable) -> Callable:
     """``--artists``: the track-to-artist file (``artists``)."""
     return click.option(
@@ -148,7 +159,7 @@ def segment_options(func: Callable) -> Callable:
 
 
 def runtime_options(func: Callable) -> Callable:
-    """``--cache-dir``, ``--workers``, ``--quiet`` and ``--yamnet-weights``, as one
+    """``--cache-dir``, ``--workers``, ``--quiet``, ``--yamnet-weights`` and ``--musicnn-weights``, as one
     :class:`~musicgenre.specs.Runtime` (``runtime``); the weights are resolved here, once."""
 
     @click.option(
@@ -162,6 +173,7 @@ def runtime_options(func: Callable) -> Callable:
     )
     @quiet_option
     @yamnet_weights_option
+    @musicnn_weights_option
     @functools.wraps(func)
     def wrapper(
         *args: Any,
@@ -169,6 +181,7 @@ def runtime_options(func: Callable) -> Callable:
         workers: int,
         quiet: bool,
         yamnet_weights: Path | None,
+        musicnn_weights: Path | None,
         **kwargs: Any,
     ) -> Any:
         from musicgenre.specs import Runtime
@@ -178,6 +191,10 @@ def runtime_options(func: Callable) -> Callable:
             from musicgenre.yamnet.weights import resolve_weights
 
             weights = (resolve_weights(yamnet_weights),)
+        if musicnn_weights is not None:
+            from musicgenre.musicnn.weights import resolve_weights as resolve_musicnn
+
+            weights = (*weights, resolve_musicnn(musicnn_weights))
         kwargs["runtime"] = Runtime(cache_dir=cache_dir, workers=workers, progress=not quiet, weights=weights)
         return func(*args, **kwargs)
 

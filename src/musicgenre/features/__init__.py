@@ -1,10 +1,10 @@
-"""Per-segment features (waveform, MFCC, YAMNet log-mel and embeddings) behind one registry.
+"""Per-segment features (waveform, MFCC, YAMNet log-mel and embeddings, musicnn) behind one registry.
 
 Features computed by pretrained models carry their weights in the config (:mod:`musicgenre.features.pretrained`).
 """
 
 # The built-in features register themselves on import (lhotse-style); this is the one place they are imported.
-from musicgenre.features import mfcc, waveform, yamnet  # noqa: F401
+from musicgenre.features import mfcc, musicnn, waveform, yamnet  # noqa: F401
 from musicgenre.features.pretrained import PretrainedFeatureConfig, with_weights
 from musicgenre.features.registry import (
     FeatureConfig,
