@@ -64,3 +64,16 @@ def test_study_stats_best_floor_and_ties(tmp_path: Path) -> None:
     assert vs_floor.distinguishable and vs_floor.test.b_only == 0
     assert vs_floor.test.a_only == int(good.sum())
     assert stats.rows["good"].test.estimate == pytest.approx(good.mean())
+
+
+def test_told_apart_needs_the_interval_and_the_paired_test() -> None:
+    from musicgenre.evaluation.compare import Comparison
+    from musicgenre.evaluation.stats import Interval, mcnemar
+
+    diff = Interval(0.25, 0.05, 0.45, 20, 0.95, "paired bootstrap")
+    five_to_none = mcnemar(np.array([True] * 5 + [False] * 15), np.zeros(20, bool))  # exact p = 2/32
+    assert five_to_none.p_value == pytest.approx(0.0625)
+    assert not Comparison("a", "b", "test", diff, five_to_none).distinguishable
+    assert Comparison("a", "b", "held-out, unseen artists", diff).distinguishable
+    across = Interval(0.1, -0.05, 0.25, 20, 0.95, "paired bootstrap")
+    assert not Comparison("a", "b", "held-out, unseen artists", across).distinguishable

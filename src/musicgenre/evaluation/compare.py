@@ -58,8 +58,10 @@ class Comparison:
 
     @property
     def distinguishable(self) -> bool:
-        """The difference's interval excludes 0."""
-        return not self.difference.contains(0.0)
+        """The difference's interval excludes 0 and, where there is a paired test, its p is below 0.05
+        (the percentile bootstrap is optimistic on a few dozen tracks; McNemar's exact test is not)."""
+        significant = self.test is None or self.test.p_value < 0.05
+        return not self.difference.contains(0.0) and significant
 
 
 def _seen_tracks(decisions: TrackDecisions) -> set[str] | None:

@@ -125,8 +125,8 @@ def uncertainty_section(results: Sequence[StudyResult], stats: StudyStats) -> li
         )
     tied = stats.indistinguishable_from(stats.best)
     md.append(
-        f"- Cannot be told apart from the best row (the interval of the difference contains 0 in at least "
-        f"one comparison): {', '.join(label[k] for k in tied) if tied else 'none'}."
+        f"- Cannot be told apart from the best row in at least one comparison (the interval of the "
+        f"difference contains 0, or McNemar's p is 0.05 or more): {', '.join(label[k] for k in tied) or 'none'}."
     )
     if stats.floor is not None:
         below = [
