@@ -33,6 +33,9 @@ from musicgenre.fileio import read_json
 #: Written by held-out evaluation beside each model's predictions: which tracks' artists it trained on.
 ARTISTS_FILE = "artists.json"
 
+#: The scope of a comparison on held-out tracks by artists the models did not train on.
+UNSEEN = "held-out, unseen artists"
+
 
 @dataclass(frozen=True)
 class RowStats:
@@ -52,7 +55,7 @@ class Comparison:
 
     a: str
     b: str
-    scope: str  # "test" or "held-out, unseen artists"
+    scope: str  # "test" or UNSEEN
     difference: Interval
     test: PairedTest | None = None
 
@@ -113,7 +116,7 @@ def compare_unseen(key_a: str, dir_a: Path, key_b: str, dir_b: Path, *, seed: in
         return None
     common, ia, ib = np.intersect1d(sa[0], sb[0], return_indices=True)
     diff = paired_bootstrap(sa[1][ia], sb[1][ib], seed=seed)
-    return Comparison(key_a, key_b, "held-out, unseen artists", diff) if len(common) else None
+    return Comparison(key_a, key_b, UNSEEN, diff) if len(common) else None
 
 
 @dataclass(frozen=True)
@@ -126,11 +129,12 @@ class StudyStats:
     best: str
     floor: str | None = None
 
-    def indistinguishable_from(self, key: str) -> list[str]:
-        """Rows whose difference from ``key`` has an interval containing 0, in any scope."""
+    def indistinguishable_from(self, key: str, scope: str | None = None) -> list[str]:
+        """Rows that cannot be told apart from ``key`` (see :attr:`Comparison.distinguishable`), in
+        ``scope`` (``"test"``, ``"held-out, unseen artists"``) or in any scope."""
         out = []
         for c in self.comparisons:
-            if key in (c.a, c.b) and not c.distinguishable:
+            if key in (c.a, c.b) and not c.distinguishable and scope in (None, c.scope):
                 other = c.b if c.a == key else c.a
                 if other not in out:
                     out.append(other)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from musicgenre.evaluation.compare import StudyStats
+from musicgenre.evaluation.compare import UNSEEN, StudyStats
 from musicgenre.report.types import RowFigures, StudyFacts
 from musicgenre.results import StudyResult
 from musicgenre.splits import LEAKY_WARNING
@@ -97,6 +97,10 @@ def _setup(facts: StudyFacts) -> list[str]:
     return md
 
 
+#: How the prose names the scope of a comparison.
+SCOPE_WORDS = {"test": "the protocol's test tracks", UNSEEN: "held-out tracks by unseen artists"}
+
+
 def _iv(iv) -> str:
     return f"{iv.estimate:.3f} [{iv.low:.2f}, {iv.high:.2f}], n={iv.n}"
 
@@ -123,11 +127,13 @@ def uncertainty_section(results: Sequence[StudyResult], stats: StudyStats) -> li
             f"- Zero-shot floor ({label[stats.floor]}, no training): track accuracy {_iv(floor.test)}"
             + (f"; unseen artists {_iv(floor.unseen)}." if floor.unseen is not None else ".")
         )
-    tied = stats.indistinguishable_from(stats.best)
-    md.append(
-        f"- Cannot be told apart from the best row in at least one comparison (the interval of the "
-        f"difference contains 0, or McNemar's p is 0.05 or more): {', '.join(label[k] for k in tied) or 'none'}."
-    )
+    scopes = sorted({c.scope for c in stats.comparisons}, key=lambda sc: sc != UNSEEN)
+    for scope in scopes:
+        tied = stats.indistinguishable_from(stats.best, scope)
+        md.append(
+            f"- Cannot be told apart from the best row on {SCOPE_WORDS.get(scope, scope)} (the interval of the difference "
+            f"contains 0, or McNemar's p is 0.05 or more): {', '.join(label[k] for k in tied) or 'none'}."
+        )
     if stats.floor is not None:
         below = [
             label[c.a]
