@@ -140,6 +140,21 @@ def evaluate_rows(
     return loss, acc
 
 
+def fit_history(
+    train_loss: float, train_acc: float, valid_loss: float, valid_acc: float, seconds: float
+) -> dict[str, list[float]]:
+    """The history of a model fitted in one step (the probe, the zero-shot model): one "epoch" of
+    ``seconds``, with no learning rate."""
+    return {
+        "train_loss": [train_loss],
+        "train_acc": [train_acc],
+        "valid_loss": [valid_loss],
+        "valid_acc": [valid_acc],
+        "lr": [math.nan],
+        "epoch_time": [seconds],
+    }
+
+
 def improves(best: BestEpoch, valid_loss: float, valid_acc: float, has_valid: bool) -> bool:
     """Higher validation accuracy, ties broken by lower loss; without validation rows every epoch does."""
     if not has_valid:

@@ -8,7 +8,6 @@ is one epoch (the fit) plus the C grid. No file I/O here: the trainer writes the
 
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,7 @@ from tqdm.auto import tqdm
 
 from musicgenre.models.probe import LinearProbe, ProbeFit, fit_logistic_probe, pool_numpy
 from musicgenre.training.data import load_batch
-from musicgenre.training.loop import EpochData, evaluate_rows
+from musicgenre.training.loop import EpochData, evaluate_rows, fit_history
 
 if TYPE_CHECKING:
     from musicgenre.training.trainer import TrainConfig
@@ -40,12 +39,7 @@ class ProbeOutcome:
         """The run's history: one "epoch" of ``seconds`` (no learning rate) and the C grid."""
         grid = self.fit.grid
         return {
-            "train_loss": [self.train_loss],
-            "train_acc": [self.train_acc],
-            "valid_loss": [self.valid_loss],
-            "valid_acc": [self.valid_acc],
-            "lr": [math.nan],
-            "epoch_time": [seconds],
+            **fit_history(self.train_loss, self.train_acc, self.valid_loss, self.valid_acc, seconds),
             "c_grid": list(grid["c"]),
             "c_train_acc": list(grid["train_acc"]),
             "c_valid_acc": list(grid["valid_acc"]),

@@ -7,14 +7,13 @@ history scores the training and validation rows, for the record. No file I/O her
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from musicgenre.features.registry import FeatureConfig
 from musicgenre.models.zeroshot import YAMNET_GENRE_CLASSES, ZeroShotHead, class_indices
-from musicgenre.training.loop import EpochData, evaluate_rows
+from musicgenre.training.loop import EpochData, evaluate_rows, fit_history
 from musicgenre.training.result import TrainingError
 
 
@@ -28,14 +27,7 @@ class ZeroShotOutcome:
     valid_acc: float
 
     def history(self, seconds: float) -> dict[str, list[float]]:
-        return {
-            "train_loss": [self.train_loss],
-            "train_acc": [self.train_acc],
-            "valid_loss": [self.valid_loss],
-            "valid_acc": [self.valid_acc],
-            "lr": [math.nan],
-            "epoch_time": [seconds],
-        }
+        return fit_history(self.train_loss, self.train_acc, self.valid_loss, self.valid_acc, seconds)
 
 
 def zeroshot_options(
