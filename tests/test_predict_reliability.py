@@ -13,7 +13,9 @@ import soundfile as sf
 import torch
 
 from musicgenre.checkpoint import load_checkpoint, save_checkpoint
+from musicgenre.errors import AudioError
 from musicgenre.fileio import dumps
+from musicgenre.predict import GenreClassifier
 from test_predict import SR, mfcc_ckpt, run_cli, tone  # noqa: F401
 
 
@@ -78,3 +80,51 @@ def test_nan_weights_are_an_error_not_a_result(mfcc_ckpt: Path, song: Path, tmp_
 def test_json_is_always_valid() -> None:
     text = dumps({"a": float("nan"), "b": [np.float32("inf"), 1.5], "c": np.array([np.nan, 2.0])})
     assert json.loads(text) == {"a": None, "b": [None, 1.5], "c": [None, 2.0]}
+
+
+# ------------------------------------------------------------------------- issue 9, item 13: predict_array
+@pytest.fixture(scope="module")
+def array_clf(mfcc_ckpt: Path) -> GenreClassifier:
+    return GenreClassifier.from_checkpoint(mfcc_ckpt)
+
+
+def test_predict_array_refuses_a_list_of_ints_rather_than_calling_it_silent(
+    array_clf: GenreClassifier,
+) -> None:
+    values = (tone(3.5) * 32767).astype(np.int16)
+    with pytest.raises(AudioError, match=r"list of integers.*dtype=np\.int16"):
+        array_clf.predict_array(values.tolist(), SR)
+    # The same values as an int16 array are scaled by their dtype and labelled; floats in a list are fine.
+    assert "silent" not in array_clf.predict_array(values, SR).flags
+    assert "silent" not in array_clf.predict_array(tone(3.5).tolist(), SR).flags
+
+
+@pytest.mark.parametrize(
+    ("samples", "message"),
+    [
+        (np.float32(0.5), r"expected samples of shape \(n,\) or \(n, channels\), got a 0-D array"),
+        (np.zeros((0, 2), np.float32), r"contains no audio samples \(an empty array of shape \(0, 2\)\)"),
+        (np.zeros((2, 0), np.float32), r"contains no audio samples \(an empty array of shape \(2, 0\)\)"),
+        (np.zeros((2, 3, 4), np.float32), r"expected samples of shape \(n,\) or \(n, channels\), got shape"),
+    ],
+)
+def test_predict_array_bad_shapes_are_named(
+    array_clf: GenreClassifier, samples: np.ndarray, message: str
+) -> None:
+    with pytest.raises(AudioError, match=message):
+        array_clf.predict_array(samples, SR)
+
+
+@pytest.mark.parametrize("rate", [0.5, 22050.7, float("nan"), "22050", True])
+def test_predict_array_non_integer_rates_are_refused_naming_the_value(
+    array_clf: GenreClassifier, rate: object
+) -> None:
+    with pytest.raises(ValueError, match=rf"sample_rate must be a positive whole number of Hz, got {rate!r}"):
+        array_clf.predict_array(tone(3.5), rate)  # type: ignore[arg-type]
+
+
+def test_predict_array_rate_zero_or_negative_and_whole_floats(array_clf: GenreClassifier) -> None:
+    for rate in (0, -8000):
+        with pytest.raises(ValueError, match=f"sample_rate must be positive, got {rate}"):
+            array_clf.predict_array(tone(3.5), rate)
+    assert array_clf.predict_array(tone(3.5), float(SR)).sample_rate == SR

@@ -14,6 +14,7 @@ message for the same file.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,15 @@ from musicgenre.audio import check
 from musicgenre.audio.decode import DEFAULT_BLOCK_SECONDS, BlockReader, audio_info, stream_resampler
 from musicgenre.errors import AudioError
 
-__all__ = ["DEFAULT_BLOCK_SECONDS", "AudioStream", "StreamInfo", "array_blocks", "to_mono_array"]
+__all__ = [
+    "DEFAULT_BLOCK_SECONDS",
+    "AudioStream",
+    "StreamInfo",
+    "array_blocks",
+    "array_channels",
+    "check_sample_rate",
+    "to_mono_array",
+]
 
 
 @dataclass(frozen=True)
@@ -150,12 +159,19 @@ def array_blocks(
 
     ``samples`` is 1-D, or 2-D ``(frames, channels)`` as soundfile returns it; ``(channels, frames)`` as
     librosa returns it is accepted too when the first axis is clearly the channel axis (at most 16 long
-    and shorter than the other). Integer arrays are scaled to [-1, 1]. The mono mix and the resampler are
-    the same as for files. Raises :class:`AudioError` (named ``name``) for empty or non-finite input.
+    and shorter than the other). See :func:`to_mono_array` for the accepted types (integer samples must
+    come as a NumPy integer array). The mono mix and the resampler are the same as for files. Raises
+    :class:`AudioError` (named ``name``) for an empty, mis-shaped or non-finite signal, and ``ValueError``
+    for a ``sample_rate`` that is not a positive whole number of Hz (both before the first block).
     """
     x = to_mono_array(samples, name=name)
-    if sample_rate <= 0:
-        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+    rate = check_sample_rate(sample_rate)
+    return _array_blocks(x, rate, target_sr, block_seconds)
+
+
+def _array_blocks(
+    x: np.ndarray, sample_rate: int, target_sr: int, block_seconds: float
+) -> Iterator[np.ndarray]:
     resampler = stream_resampler(sample_rate, target_sr)
     step = max(1, int(round(block_seconds * sample_rate)))
     for i in range(0, x.shape[0], step):
@@ -169,25 +185,77 @@ def array_blocks(
             yield out
 
 
-def to_mono_array(samples: np.ndarray, *, name: str = "<array>") -> np.ndarray:
-    """A checked mono float32 copy of an in-memory signal (see :func:`array_blocks` for the layouts)."""
+def check_sample_rate(sample_rate: object, what: str = "sample_rate") -> int:
+    """``sample_rate`` as an int, or ``ValueError`` naming the value unless it is a positive whole number.
+
+    ``22050`` and ``22050.0`` are accepted; ``22050.7``, ``0.5``, ``0``, negative, NaN and non-numbers are
+    refused (a fractional rate is never rounded or truncated silently).
+    """
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{what} must be a positive whole number of Hz, got {sample_rate!r}")
+    value = float(sample_rate)
+    if not math.isfinite(value) or not value.is_integer():
+        raise ValueError(f"{what} must be a positive whole number of Hz, got {sample_rate!r}")
+    if value <= 0:
+        raise ValueError(f"{what} must be positive, got {int(value)}")
+    return int(sample_rate)
+
+
+def _shape_problem(shape: tuple[int, ...]) -> str:
+    got = "a 0-D array (a single value)" if len(shape) == 0 else f"shape {shape}"
+    return f"expected samples of shape (n,) or (n, channels), got {got}"
+
+
+def _channel_axis(x: np.ndarray, name: str) -> int | None:
+    """The channel axis of a 1-D or 2-D signal (None for 1-D), or :class:`AudioError` for other shapes."""
+    if x.ndim == 1:
+        return None
+    if x.ndim == 2:
+        if x.shape[1] <= 16 and x.shape[1] <= x.shape[0]:
+            return 1
+        if x.shape[0] <= 16 and x.shape[0] < x.shape[1]:
+            return 0
+        if x.size == 0:  # e.g. (0, 2) or (2, 0): no frames; say so, not "contains NaN" from a mean of nothing
+            return 1 if x.shape[0] == 0 else 0
+    raise AudioError(name, _shape_problem(x.shape))
+
+
+def array_channels(samples: np.ndarray, *, name: str = "<array>") -> int:
+    """The channel count of an in-memory signal in one of the layouts of :func:`array_blocks`."""
     x = np.asarray(samples)
+    axis = _channel_axis(x, name)
+    return 1 if axis is None else int(x.shape[axis])
+
+
+def to_mono_array(samples: np.ndarray, *, name: str = "<array>") -> np.ndarray:
+    """A checked mono float32 copy of an in-memory signal (see :func:`array_blocks` for the layouts).
+
+    ``samples`` goes through ``np.asarray``. Float samples are taken as they are (expected in [-1, 1]).
+    A NumPy integer array is scaled to [-1, 1] by the range of its dtype (int16 by 32768, int32 by 2**31,
+    ...), so integer samples must come in the dtype they were recorded in. A plain list or tuple of Python
+    ints is refused: its scale is unknown (``np.asarray`` would make it int64, and int16 values scaled by
+    the int64 range would be silently read as silence). Raises :class:`AudioError` (named ``name``) for a
+    non-numeric, mis-shaped, empty or non-finite signal.
+    """
+    x = np.asarray(samples)
+    axis = _channel_axis(x, name)
+    if x.dtype.kind in "iu" and not hasattr(samples, "dtype"):
+        raise AudioError(
+            name,
+            "got a list of integers, whose scale is unknown: pass float samples in [-1, 1], or a NumPy "
+            "integer array in the dtype the samples were recorded in (e.g. np.asarray(values, "
+            "dtype=np.int16)), which is scaled by that dtype's range",
+        )
+    if x.dtype.kind not in "iuf":
+        raise AudioError(name, f"samples must be a numeric array, got dtype {x.dtype}")
+    if x.size == 0:
+        what = "" if x.ndim == 1 else f" (an empty array of shape {x.shape})"
+        raise AudioError(name, f"contains no audio samples{what}")
     if x.dtype.kind in "iu":
         info = np.iinfo(x.dtype)
         x = (x.astype(np.float64) - (info.max + info.min + 1) / 2) / ((info.max - info.min + 1) / 2)
-    elif x.dtype.kind != "f":
-        raise AudioError(name, f"samples must be a numeric array, got dtype {x.dtype}")
-    if x.ndim == 2:
-        if x.shape[1] <= 16 and x.shape[1] <= x.shape[0]:
-            x = x.mean(axis=1)
-        elif x.shape[0] <= 16 and x.shape[0] < x.shape[1]:
-            x = x.mean(axis=0)
-        else:
-            raise AudioError(name, f"expected (frames, channels) samples, got shape {x.shape}")
-    elif x.ndim != 1:
-        raise AudioError(name, f"expected 1-D or (frames, channels) samples, got shape {x.shape}")
-    if x.size == 0:
-        raise check.no_samples(Path(name))
+    if axis is not None:
+        x = x.mean(axis=axis)
     x = np.ascontiguousarray(x, dtype=np.float32)
     if not np.isfinite(x).all():
         bad = int(np.flatnonzero(~np.isfinite(x))[0])

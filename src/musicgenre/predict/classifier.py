@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from musicgenre.audio.segment import SegmentConfig
-from musicgenre.audio.stream import DEFAULT_BLOCK_SECONDS, AudioStream, array_blocks
+from musicgenre.audio.stream import DEFAULT_BLOCK_SECONDS, AudioStream, array_blocks, array_channels
 from musicgenre.checkpoint import Checkpoint, load_checkpoint
 from musicgenre.errors import AudioError, CheckpointError, MusicGenreError
 from musicgenre.predict.aggregate import METHODS, aggregate, confidence
@@ -180,13 +180,17 @@ class GenreClassifier:
     ) -> PredictionResult:
         """Label an in-memory signal: 1-D, or ``(frames, channels)``, at any ``sample_rate``.
 
-        Float samples are expected in [-1, 1]; integer arrays are scaled. Raises
-        :class:`~musicgenre.errors.AudioError` for empty or non-finite input.
+        ``samples`` goes through ``np.asarray``. Float samples are expected in [-1, 1]. Integer samples
+        must come as a NumPy integer array and are scaled by the range of its dtype (int16 by 32768, ...);
+        a plain list of Python ints is refused, since its scale is unknown (as int64 it would be read as
+        silence). ``sample_rate`` must be a positive whole number of Hz (``22050.7`` or ``0.5`` is refused,
+        never truncated). Raises :class:`~musicgenre.errors.AudioError` for an empty, mis-shaped (not
+        ``(n,)`` or ``(n, channels)``), non-numeric or non-finite signal, and ``ValueError`` for a bad
+        ``sample_rate``.
         """
         start = time.perf_counter()
-        arr = np.asarray(samples)
-        channels = 1 if arr.ndim == 1 else int(min(arr.shape))
-        blocks = array_blocks(arr, int(sample_rate), self.sample_rate, block_seconds=self.block_seconds)
+        channels = array_channels(samples)
+        blocks = array_blocks(samples, sample_rate, self.sample_rate, block_seconds=self.block_seconds)
         return self._classify(
             blocks,
             path=None,
