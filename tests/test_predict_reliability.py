@@ -13,7 +13,7 @@ import soundfile as sf
 import torch
 
 from musicgenre.checkpoint import load_checkpoint, save_checkpoint
-from musicgenre.errors import AudioError
+from musicgenre.errors import AudioError, CheckpointError
 from musicgenre.fileio import dumps
 from musicgenre.predict import GenreClassifier
 from test_predict import SR, mfcc_ckpt, run_cli, tone  # noqa: F401
@@ -128,3 +128,21 @@ def test_predict_array_rate_zero_or_negative_and_whole_floats(array_clf: GenreCl
         with pytest.raises(ValueError, match=f"sample_rate must be positive, got {rate}"):
             array_clf.predict_array(tone(3.5), rate)
     assert array_clf.predict_array(tone(3.5), float(SR)).sample_rate == SR
+
+
+# --------------------------------------------------------------------- issue 9, item 13: checkpoint keys
+def test_a_checkpoint_with_missing_keys_names_the_file_and_the_keys(mfcc_ckpt: Path, tmp_path: Path) -> None:
+    payload = torch.load(mfcc_ckpt, weights_only=True)
+    del payload["model_name"]
+    one = tmp_path / "one.ckpt"
+    torch.save(payload, one)
+    with pytest.raises(CheckpointError, match=r"one\.ckpt: checkpoint is missing key 'model_name'"):
+        load_checkpoint(one)
+    del payload["labels"], payload["state_dict"]
+    three = tmp_path / "three.ckpt"
+    torch.save(payload, three)
+    with pytest.raises(CheckpointError, match=r"missing keys 'model_name', 'labels', 'state_dict'"):
+        load_checkpoint(three)
+    code, _, err = run_cli("predict", one, tmp_path / "any.wav")
+    assert code != 0 and str(one) in err and "'model_name'" in err
+    assert err.strip() != "error: model_name"

@@ -102,6 +102,32 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             f"{payload.get('musicgenre_version', '?')}) is not supported by musicgenre {__version__}, "
             f"which reads version {FORMAT_VERSION}; retrain the model or use a matching musicgenre version"
         )
+    missing = [key for key in REQUIRED_KEYS if key not in payload]
+    if missing:
+        raise CheckpointError(
+            f"{path}: checkpoint is missing {'key' if len(missing) == 1 else 'keys'} "
+            f"{', '.join(repr(k) for k in missing)} (damaged, or not written by musicgenre's save_checkpoint)"
+        )
+    try:
+        return _from_payload(payload)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: checkpoint has an entry of the wrong type ({exc})") from None
+
+
+#: The payload keys :func:`load_checkpoint` needs (``history`` and ``meta`` are optional).
+REQUIRED_KEYS = (
+    "model_name",
+    "model_options",
+    "inputs",
+    "input_shapes",
+    "segment",
+    "labels",
+    "normalisation",
+    "state_dict",
+)
+
+
+def _from_payload(payload: dict[str, Any]) -> Checkpoint:
     return Checkpoint(
         model_name=payload["model_name"],
         model_options=payload["model_options"],
