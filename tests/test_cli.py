@@ -52,12 +52,17 @@ def test_validate_exit_code_and_report(runner: CliRunner, tmp_path: Path) -> Non
     good.mkdir(parents=True)
     sf.write(good / "rock.00000.wav", (0.1 * np.sin(np.arange(16000) / 5)).astype(np.float32), 16000)
     (good / "rock.00001.au").write_bytes(b"this is not audio")
+    # A second genre: usable tracks in one genre only are an error (nothing to classify; issue 9, item 13).
+    other = tmp_path / "data" / "jazz"
+    other.mkdir()
+    sf.write(other / "jazz.00000.wav", (0.1 * np.sin(np.arange(16000) / 7)).astype(np.float32), 16000)
     res = runner.invoke(main, ["validate", str(tmp_path / "data"), "--quiet"])
     assert res.exit_code == 0, res.output  # one usable file is enough
     assert "rock.00001.au" in res.output
     (good / "rock.00000.wav").unlink()
     res = runner.invoke(main, ["validate", str(tmp_path / "data"), "--quiet"])
     assert res.exit_code != 0
+    assert "only one genre (jazz) has usable tracks: nothing to classify" in res.output
 
 
 def test_study_list(runner: CliRunner) -> None:

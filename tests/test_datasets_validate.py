@@ -117,6 +117,27 @@ def test_nothing_usable_is_not_ok(tmp_path: Path) -> None:
     assert "FAILED" in report.format()
 
 
+def test_a_single_genre_is_not_ok(tmp_path: Path) -> None:
+    """Issue 9, item 13: usable tracks in one genre only leave nothing to classify; validate said OK."""
+    root = tmp_path / "data"
+    _au(root / "rock" / "rock.00000.au", _tone())
+    _au(root / "rock" / "rock.00001.au", _tone())
+    (root / "jazz").mkdir()  # an empty second genre does not help
+    report = validate_dataset(root, progress=False)
+    assert report.n_usable == 2 and not report.ok
+    assert report.usable_genres == ["rock"]
+    [single] = [p for p in report.errors if p.kind == "single-genre"]
+    assert single.path == root and "only one genre (rock)" in single.problem
+    assert "nothing to classify" in single.problem
+    text = report.format()
+    assert "Result: FAILED (only one genre (rock) has usable tracks: nothing to classify)" in text
+    assert "Result: OK" not in text
+    assert report.to_dict()["ok"] is False
+    _au(root / "jazz" / "jazz.00000.au", _tone())
+    report = validate_dataset(root, progress=False)
+    assert report.ok and "single-genre" not in report.kinds() and report.to_dict()["failure"] is None
+
+
 def test_missing_root_raises(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="no such directory"):
         validate_dataset(tmp_path / "absent", progress=False)

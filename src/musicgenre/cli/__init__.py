@@ -59,7 +59,7 @@ def validate(data_dir: Path, min_tracks: int, as_json: bool, clip_seconds: float
     """Check every file of DATA_DIR: unreadable, empty, truncated, silent or non-audio files, thin genres.
 
     Only the first --clip-seconds of each file are checked, the part that training uses.
-    Exits non-zero only when nothing usable is left.
+    Exits non-zero when there is nothing to classify: no usable track, or usable tracks in one genre only.
     """
     from musicgenre.datasets.validate import validate_dataset
     from musicgenre.fileio import dumps

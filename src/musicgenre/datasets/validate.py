@@ -13,7 +13,8 @@ Severities:
 - ``info``: worth knowing, nothing to fix (a sample rate or channel count unlike the rest of the dataset,
   files outside genre folders such as a README).
 
-:attr:`ValidationReport.ok` is False only when no usable track is left.
+:attr:`ValidationReport.ok` is False when there is nothing to classify: no usable track is left, or all the
+usable tracks are in one genre (a ``single-genre`` error; a classifier needs at least two genres).
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ class Problem:
     (an error when the loaders refuse the file, a warning when less is missing than they tolerate), ``silent``,
     ``not-audio``, ``broken-link`` (dangling symbolic link or link loop), ``duplicate-id``, ``renamed-id``
     (info: a file name shared by several files gets a longer track id), ``outside-genre``, ``sample-rate``,
-    ``channels``, ``empty-genre``, ``few-tracks``.
+    ``channels``, ``empty-genre``, ``few-tracks``, ``single-genre`` (an error on the dataset folder: the
+    usable tracks are all in one genre, so there is nothing to classify).
     """
 
     path: Path
@@ -108,9 +110,24 @@ class ValidationReport:
         return len(self.usable_tracks)
 
     @property
+    def usable_genres(self) -> list[str]:
+        """The genres with at least one usable track (sorted)."""
+        return [g for g in self.genres if self.usable.get(g, 0) > 0]
+
+    @property
     def ok(self) -> bool:
-        """False only when nothing usable is left (the CLI then exits non-zero)."""
-        return self.n_usable > 0
+        """False when there is nothing to classify: no usable track, or usable tracks in one genre only (the
+        CLI then exits non-zero)."""
+        return len(self.usable_genres) >= 2
+
+    @property
+    def failure(self) -> str | None:
+        """Why the dataset is not :attr:`ok` (None when it is)."""
+        if self.n_usable == 0:
+            return "no usable tracks"
+        if not self.ok:
+            return f"only one genre ({', '.join(self.usable_genres)}) has usable tracks: nothing to classify"
+        return None
 
     def by_severity(self, severity: str) -> list[Problem]:
         """Problems of one severity (``error``, ``warning`` or ``info``)."""
@@ -173,7 +190,7 @@ class ValidationReport:
                 lines.append(f"  INFO     {kind} ({len(items)} files): {shown}{more}")
         else:
             lines.append("Problems: none")
-        lines.append("Result: OK" if self.ok else "Result: FAILED (no usable tracks)")
+        lines.append("Result: OK" if self.ok else f"Result: FAILED ({self.failure})")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -181,6 +198,7 @@ class ValidationReport:
         return {
             "root": str(self.root),
             "ok": self.ok,
+            "failure": self.failure,
             "n_files": self.n_files,
             "n_usable": self.n_usable,
             "genres": list(self.genres),
@@ -367,6 +385,18 @@ def validate_dataset(
                     "few-tracks",
                 )
             )
+
+    with_tracks = [g for g in genres if usable[g] > 0]
+    if len(with_tracks) == 1:
+        problems.append(
+            Problem(
+                root,
+                f"only one genre ({with_tracks[0]}) has usable tracks: there is nothing to classify "
+                "(a classifier needs usable tracks in at least two genre folders)",
+                "error",
+                "single-genre",
+            )
+        )
 
     order = {s: i for i, s in enumerate(SEVERITIES)}
     problems.sort(key=lambda p: (order[p.severity], str(p.path), p.kind))
