@@ -69,3 +69,39 @@ def test_study_list(runner: CliRunner) -> None:
     res = runner.invoke(main, ["study", "--list", "."])
     assert res.exit_code == 0
     assert "Combined (No Spectrograms)" in res.output and "0.81" in res.output
+
+
+class _Stop(Exception):
+    """Raised in place of the splits, to stop train/study once the features are prepared."""
+
+
+def test_skipped_files_are_listed_also_when_the_features_are_cached(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 9, item 13: train did not repeat which files were skipped once the features were cached."""
+    import musicgenre.experiment
+    import musicgenre.study
+
+    data = tmp_path / "data"
+    for genre, step in (("rock", 5), ("jazz", 7)):
+        (data / genre).mkdir(parents=True)
+        for i in range(2):
+            x = (0.1 * np.sin(np.arange(3 * 16000) / (step + i))).astype(np.float32)
+            sf.write(data / genre / f"{genre}.0000{i}.wav", x, 16000)
+    (data / "rock" / "rock.00002.wav").write_bytes(b"RIFF, but not really a wav file" * 10)
+    common = ["--cache-dir", str(tmp_path / "cache"), "--workers", "1", "--quiet", "--clip-seconds", "3"]
+    line = f"skipped {data / 'rock' / 'rock.00002.wav'}: "
+    for attempt in ("built", "reused"):
+        res = runner.invoke(main, ["features", str(data), "-f", "mfcc", *common])
+        assert res.exit_code == 0, (attempt, res.output)
+        assert "rock.00002.wav: not a readable audio file" in res.output, (attempt, res.output)
+
+    def stop(*args: object, **kwargs: object) -> None:
+        raise _Stop
+
+    monkeypatch.setattr(musicgenre.experiment, "protocol_splits", stop)
+    monkeypatch.setattr(musicgenre.study, "protocol_splits", stop)
+    for verb in (["train", "-i", "mfcc"], ["study", "--inputs", "mfcc", "--models", "cnn2d"]):
+        res = runner.invoke(main, [*verb, str(data), *common, "-o", str(tmp_path / verb[0])])
+        assert "_Stop" in res.output, (verb, res.output)  # stopped after the features, before training
+        assert line in res.output, (verb, res.output)

@@ -7,7 +7,7 @@ This is the glue between the feature cache, the split protocols, training and ev
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -306,11 +306,18 @@ def run_experiment(
     train: TrainSpec = TrainSpec(),
     segment: SegmentConfig | None = None,
     runtime: Runtime = Runtime(),
+    on_data: Callable[[PreparedData], None] | None = None,
 ) -> RunSummary:
-    """``musicgenre train``: features (cached), split, train, evaluate. k-fold runs go to ``out_dir/fold-i``."""
+    """``musicgenre train``: features (cached), split, train, evaluate. k-fold runs go to ``out_dir/fold-i``.
+
+    ``on_data`` is called with the prepared features before training (the CLI lists the skipped files with
+    it, also when the feature stores were reused from the cache).
+    """
     segment = segment or SegmentConfig()
     configs = feature_configs_for(input_names, weights=runtime.weights)
     data = prepare_data(data_dir, configs, segment, runtime)
+    if on_data is not None:
+        on_data(data)
     all_splits = protocol_splits(data, protocol)
     out_dir = Path(out_dir)
     chosen = run_dirs(out_dir, protocol, len(all_splits))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,8 +144,13 @@ def run_study(
     heldout: HeldOut | None = None,
     dataset_label: str | None = None,
     command: str | None = None,
+    on_data: Callable[[PreparedData], None] | None = None,
 ) -> StudyReport:
-    """Run every row under ``protocol``, then write results.{md,csv,json}, figures, report.md and report.html."""
+    """Run every row under ``protocol``, then write results.{md,csv,json}, figures, report.md and report.html.
+
+    ``on_data`` is called with the prepared features before training (see
+    :func:`~musicgenre.experiment.run_experiment`).
+    """
     from musicgenre.report import write_study_report
 
     rows = list(rows or STUDY_ROWS)
@@ -156,6 +161,8 @@ def run_study(
     t0 = time.perf_counter()
     data = prepare_data(data_dir, configs, segment, runtime)
     feature_seconds = time.perf_counter() - t0
+    if on_data is not None:
+        on_data(data)
     all_splits = protocol_splits(data, protocol)
     artists = optional_artists(protocol.artists) if heldout is not None else None
     results: list[StudyResult] = []

@@ -30,6 +30,7 @@ from musicgenre.specs import HeldOut, ProtocolSpec, Runtime, TrainSpec
 from musicgenre.splits import LEAKY_WARNING
 
 if TYPE_CHECKING:
+    from musicgenre.experiment import PreparedData
     from musicgenre.results import RunSummary
 
 
@@ -103,9 +104,24 @@ def features(
     click.echo(f"{data.root}: {n_tracks} tracks, {data.n_rows} segments of {segment.segment_seconds:g} s")
     for name, arr in data.inputs.items():
         click.echo(f"  {name:<18} shape {tuple(arr.shape)}  {arr.dtype}  -> {data.store_paths[name]}")
-    for path, problem in data.errors:
-        click.echo(f"  skipped {path}: {problem}")
+    echo_skipped(data)
     click.echo(f"done in {seconds:.1f} s")
+
+
+def echo_skipped(data: PreparedData) -> None:
+    """List the files the feature stores left out, with their problem (``features``, ``train``, ``study``).
+
+    The stores remember them (``errors.csv``), so they are listed also when the stores are reused from the
+    cache, not only when the features were just extracted.
+    """
+    if not data.errors:
+        return
+    n = len(data.errors)
+    click.echo(
+        f"{n} file{'s' if n != 1 else ''} of {data.root} could not be used and {'were' if n != 1 else 'was'} skipped:"
+    )
+    for path, problem in data.errors:
+        click.echo(f"  skipped {data.root / path}: {problem}")
 
 
 # --------------------------------------------------------------------------------------------- train
@@ -162,6 +178,7 @@ def train(
         train=train,
         segment=segment,
         runtime=runtime,
+        on_data=echo_skipped,
     )
     click.echo(_summary_line(summary))
     click.echo(f"results in {out}")
@@ -312,6 +329,7 @@ def study(
         runtime=runtime,
         heldout=HeldOut(eval_data, eval_max_padding) if eval_data is not None else None,
         command=_command_line(),
+        on_data=echo_skipped,
     )
     click.echo(report.markdown_table)
     click.echo(f"report: {report.path}")
