@@ -9,7 +9,13 @@ built on these two.
 
 from __future__ import annotations
 
+import os
+import re
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +56,8 @@ def audio_info(path: str | Path) -> AudioInfo:
     if uses_ffmpeg(path):
         return _av_info(path)  # its length is the container's estimate (0 when unknown)
     try:
-        raw = sf.info(str(path))
+        with quiet_mpg123():
+            raw = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise check.not_readable(path, exc) from None
     if str(raw.format) == "RAW":  # no header: libsndfile guessed headerless u-law from the extension
@@ -83,10 +90,84 @@ def _av_info(path: Path) -> AudioInfo:
     return AudioInfo(path, sr, channels, int(round(seconds * sr)), stream.codec_context.name.upper())
 
 
+# ------------------------------------------------------------------------------ libmpg123's stderr notes
+#: Lines libmpg123 (libsndfile's MP3 decoder) writes straight to file descriptor 2 while probing a file:
+#: "Note: Illegal Audio-MPEG-Header 0x... at offset ...", "Note: Trying to resync...", "Warning: Xing stream
+#: size off by more than 1%...", "[src/libmpg123/...] error: ...". The decode errors that matter reach us
+#: through libsndfile anyway.
+_MPG123_LINE = re.compile(
+    rb"^(?:Note: |Warning: |\[[^\]\n]*libmpg123[^\]\n]*\] )[^\n]*(?:\n|$)", re.MULTILINE
+)
+#: One redirection of fd 2 at a time in a process (fd 2 is shared by its threads).
+_STDERR_LOCK = threading.Lock()
+#: The saved real fd 2 while a redirection is active (for a child forked meanwhile), else None.
+_saved_stderr: int | None = None
+
+
+def drop_mpg123_notes(captured: bytes) -> bytes:
+    """``captured`` without libmpg123's note/warning lines (everything else is kept byte for byte)."""
+    return _MPG123_LINE.sub(b"", captured)
+
+
+@contextmanager
+def quiet_mpg123() -> Iterator[None]:
+    """Redirect file descriptor 2 to a temporary file around a libsndfile open, then write back to the real
+    stderr whatever was written there except libmpg123's notes (:func:`drop_mpg123_notes`).
+
+    libmpg123 prints to fd 2 directly (not through Python), so ``sys.stderr`` cannot catch it. A lock keeps
+    one redirection at a time in a process (threads share fd 2); other threads' stderr output during the
+    window is delayed, not lost. fd 2 is restored however the body ends. A file, not a pipe, holds what is
+    written, so a large write cannot block. Worker processes have their own fd 2; a child forked during a
+    redirection gets the real one back (see the at-fork hook below). Without a usable fd 2, nothing is
+    redirected.
+    """
+    global _saved_stderr
+    with _STDERR_LOCK:
+        with suppress(AttributeError, OSError, ValueError):
+            sys.stderr.flush()
+        try:
+            saved = os.dup(2)
+        except OSError:  # no fd 2 (a daemon): nothing to protect
+            yield
+            return
+        try:
+            with tempfile.TemporaryFile() as tmp:
+                os.dup2(tmp.fileno(), 2)
+                _saved_stderr = saved
+                try:
+                    yield
+                finally:
+                    with suppress(AttributeError, OSError, ValueError):
+                        sys.stderr.flush()
+                    os.dup2(saved, 2)
+                    _saved_stderr = None
+                    tmp.seek(0)
+                    kept = drop_mpg123_notes(tmp.read())
+                    if kept:
+                        with suppress(OSError):
+                            os.write(2, kept)
+        finally:
+            os.close(saved)
+
+
+def _after_fork_in_child() -> None:
+    global _STDERR_LOCK, _saved_stderr
+    if _saved_stderr is not None:  # forked while redirected: the child gets the real stderr
+        with suppress(OSError):
+            os.dup2(_saved_stderr, 2)
+        _saved_stderr = None
+    _STDERR_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def open_soundfile(path: Path) -> sf.SoundFile:
     """Open ``path`` with libsndfile for reading."""
     try:
-        return sf.SoundFile(str(path))
+        with quiet_mpg123():
+            return sf.SoundFile(str(path))
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise check.not_readable(path, exc) from None
     except OSError as exc:
