@@ -177,4 +177,5 @@ def test_held_out_scores_split_by_seen_and_unseen_artist(
     text = (out / "report.md").read_text()
     assert "Unseen-artist acc. [95% CI]" in text and "figures/unseen_accuracy.png" in text
     assert "## How sure are these numbers" in text and "Zero-shot floor" in text
+    assert "figures/track_accuracy_ci.png" in text and (out / "figures" / "track_accuracy_ci.png").is_file()
     assert (out / "figures" / "unseen_accuracy.png").stat().st_size > 1000

@@ -76,12 +76,13 @@ def write_study_report(
         rows, "unseen_accuracy", fig_dir / "unseen_accuracy.png",
         "Held-out tracks by artists not in training", floor,
     )  # fmt: skip
-    plot_interval_bars(
+    track_ci = plot_interval_bars(
         rows, "track_accuracy", fig_dir / "track_accuracy_ci.png", f"Track accuracy ({facts.protocol})", floor
     )
     report_md = render_markdown(
         results, facts, table_md, out_dir=out_dir, curves=curves, row_figures=row_figures, stats=stats,
         unseen_figure=unseen is not None,
+        track_ci_figure=track_ci is not None and stats is not None,
     )  # fmt: skip
     write_text(out_dir / "report.md", report_md)
     write_text(out_dir / "report.html", markdown_to_html(report_md, out_dir, title_of(facts)))

@@ -166,6 +166,7 @@ def render_markdown(
     row_figures: Mapping[str, RowFigures],
     stats: StudyStats | None = None,
     unseen_figure: bool = False,
+    track_ci_figure: bool = False,
 ) -> str:
     """``report.md`` of a finished study. Figure links are relative to ``out_dir``; only figures that
     exist are passed in (``curves``: the validation-curves figure was drawn; ``unseen_figure``: the
@@ -190,6 +191,8 @@ def render_markdown(
     md += [table_md, ""]
     if stats is not None:
         md += uncertainty_section(results, stats)
+    if track_ci_figure:
+        md += ["![Track accuracy with 95% intervals](figures/track_accuracy_ci.png)", ""]
     md += [
         "Study acc. is the accuracy the study reported on its leaky random segment split; Segment acc. and "
         "Track acc. are ours on the protocol above"
