@@ -247,15 +247,12 @@ def evaluate(
 
 
 def _artist_line(eval_dir: Path) -> str:
-    from musicgenre.evaluation.compare import artist_scores
-    from musicgenre.evaluation.stats import bootstrap_accuracy, read_heldout
+    from musicgenre.evaluation.compare import artist_intervals
+    from musicgenre.evaluation.stats import read_heldout
 
-    folds = read_heldout(eval_dir)
     parts = []
-    for name, unseen in (("unseen", True), ("seen", False)):
-        scores = artist_scores(folds, unseen)
-        if scores is not None and len(scores[1]):
-            iv = bootstrap_accuracy(scores[1])
+    for name, iv in zip(("unseen", "seen"), artist_intervals(read_heldout(eval_dir)), strict=True):
+        if iv is not None and iv.n:
             parts.append(f"{name} artists {iv.estimate:.3f} [{iv.low:.2f}, {iv.high:.2f}] (n={iv.n})")
         else:
             parts.append(f"{name} artists: no tracks")

@@ -87,17 +87,25 @@ def artist_scores(folds: Sequence[TrackDecisions], unseen: bool) -> tuple[np.nda
     return ids, np.array([np.mean(right[t]) for t in ids.tolist()], dtype=float)
 
 
+def artist_intervals(
+    folds: Sequence[TrackDecisions], *, seed: int = 0
+) -> tuple[Interval | None, Interval | None]:
+    """Bootstrap intervals of held-out accuracy on unseen and on seen artists (None without artists)."""
+    out = []
+    for unseen in (True, False):
+        scores = artist_scores(folds, unseen)
+        out.append(None if scores is None else bootstrap_accuracy(scores[1], seed=seed))
+    return out[0], out[1]
+
+
 def row_stats(key: str, run_dir: Path, heldout_dir: Path | None = None, *, seed: int = 0) -> RowStats:
     """Bootstrap intervals (95%, tracks resampled) of one row's track accuracy."""
     test = summarise(read_run(run_dir), seed=seed)
     if heldout_dir is None:
         return RowStats(key, test)
     folds = read_heldout(heldout_dir)
-    parts = {}
-    for name, unseen in (("unseen", True), ("seen", False)):
-        scores = artist_scores(folds, unseen)
-        parts[name] = None if scores is None else bootstrap_accuracy(scores[1], seed=seed)
-    return RowStats(key, test, summarise(folds, seed=seed), parts["unseen"], parts["seen"])
+    unseen, seen = artist_intervals(folds, seed=seed)
+    return RowStats(key, test, summarise(folds, seed=seed), unseen, seen)
 
 
 def compare_test(key_a: str, run_a: Path, key_b: str, run_b: Path, *, seed: int = 0) -> Comparison:
