@@ -208,8 +208,11 @@ def run_split(
     train: TrainSpec,
     runtime: Runtime,
     meta: dict[str, Any] | None = None,
+    model_options: dict[str, Any] | None = None,
 ) -> RunSummary:
     """Train ``model_name`` on one split, evaluate its best epoch on the split's test rows, write everything.
+
+    ``model_options`` add to the builder options that come from ``train`` (an ensemble's member runs).
 
     A finished run of the same fingerprint (:mod:`musicgenre.rerun`) is returned as it is, without
     retraining; a folder holding another run is refused, or cleared with ``runtime.overwrite``.
@@ -220,7 +223,7 @@ def run_split(
     out_dir = Path(out_dir)
     done = out_dir / rerun.SUMMARY_NAME
     train_config = train.config_for(model_name)
-    model_options = train.model_options_for(model_name)
+    model_options = {**train.model_options_for(model_name), **(model_options or {})}
     fingerprint = rerun.run_fingerprint(data, model_name, input_names, split, train_config, model_options)
     finished = rerun.claim_run_folder(out_dir, fingerprint, overwrite=runtime.overwrite)
     if finished is not None:

@@ -8,10 +8,12 @@ a finished row is not retrained on a re-run.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,6 +33,7 @@ from musicgenre.experiment import (
 from musicgenre.fileio import write_json
 from musicgenre.pretrained import PretrainedBundle
 from musicgenre.report.types import ExampleSegment, StudyFacts, StudyReport
+from musicgenre.rerun import FINGERPRINT_NAME
 from musicgenre.results import RunSummary, StudyResult
 from musicgenre.specs import HeldOut, ProtocolSpec, Runtime, TrainSpec
 
@@ -44,10 +47,18 @@ class StudyRow:
     model: str
     inputs: tuple[str, ...]
     study_accuracy: float | None = None
+    members: tuple[str, ...] = ()  # an ensemble's member rows (run before it, on the same splits)
+
+
+def ensemble_row(key: str, label: str, members: tuple[str, ...]) -> StudyRow:
+    """An ``ensemble`` row of ``members``: its inputs are theirs, in order."""
+    by_key = {r.key: r for r in _BASE_ROWS}
+    inputs = tuple(dict.fromkeys(i for m in members for i in by_key[m].inputs))
+    return StudyRow(key, label, "ensemble", inputs, members=members)
 
 
 #: The study's seven rows (accuracies from its leaky segment split), then the rows we add.
-STUDY_ROWS: tuple[StudyRow, ...] = (
+_BASE_ROWS: tuple[StudyRow, ...] = (
     StudyRow("cnn_mfcc", "CNN MFCC", "cnn2d", ("mfcc",), 0.75),
     StudyRow("cnn_spectrogram", "CNN Spectrogram", "cnn2d", ("yamnet_logmel",), 0.32),
     StudyRow("cnn_embedding", "CNN Embedding", "cnn1d", ("yamnet_embedding",), 0.81),
@@ -67,6 +78,44 @@ STUDY_ROWS: tuple[StudyRow, ...] = (
     StudyRow("probe_embedding", "Linear probe (YAMNet mean+std)", "probe", ("yamnet_embedding",)),
     StudyRow(
         "zeroshot_yamnet", "Zero-shot YAMNet (AudioSet genres)", "zeroshot_yamnet", ("yamnet_embedding",)
+    ),
+    StudyRow(
+        "anchored_yamnet",
+        "Anchored head (YAMNet genre rows, L2-SP)",
+        "anchored_yamnet",
+        ("yamnet_embedding",),
+    ),
+    StudyRow("probe_musicnn", "Linear probe (musicnn MSD max+mean)", "probe", ("musicnn_msd",)),
+    StudyRow(
+        "probe_yamnet_musicnn",
+        "Linear probe (YAMNet + musicnn)",
+        "probe",
+        ("yamnet_embedding", "musicnn_msd"),
+    ),
+    StudyRow(
+        "combined_yamnet_musicnn",
+        "Combined (YAMNet + musicnn)",
+        "combined",
+        ("yamnet_embedding", "musicnn_msd"),
+    ),
+)
+
+STUDY_ROWS: tuple[StudyRow, ...] = (
+    *_BASE_ROWS,
+    ensemble_row(
+        "ensemble_zeroshot_anchored",
+        "Ensemble: zero-shot + anchored head",
+        ("zeroshot_yamnet", "anchored_yamnet"),
+    ),
+    ensemble_row(
+        "ensemble_zeroshot_musicnn",
+        "Ensemble: zero-shot + musicnn probe",
+        ("zeroshot_yamnet", "probe_musicnn"),
+    ),
+    ensemble_row(
+        "ensemble_lstm_musicnn",
+        "Ensemble: LSTM Embedding + musicnn probe",
+        ("lstm_embedding", "probe_musicnn"),
     ),
 )
 
@@ -91,11 +140,28 @@ def select_rows(models: str | None, inputs: str | None) -> list[StudyRow]:
     if inputs:
         allowed = {i.strip() for i in inputs.split(",") if i.strip()}
         rows = [r for r in rows if set(r.inputs) <= allowed]
+    chosen = {r.key for r in rows} | {m for r in rows for m in r.members}
+    rows = [r for r in STUDY_ROWS if r.key in chosen]  # an ensemble's members run too, before it
     if not rows:
         raise MusicGenreError(
             "no study row matches the chosen --models/--inputs (see `musicgenre study --list`)"
         )
     return rows
+
+
+def member_runs(
+    out_dir: Path, row: StudyRow, protocol: ProtocolSpec, n_splits: int, split: int
+) -> dict[str, Any] | None:
+    """An ensemble row's builder options for split ``split``: its members' run folders of that split and
+    their fingerprints (so that a retrained member makes the ensemble a new run)."""
+    if not row.members:
+        return None
+    dirs = [dict(run_dirs(out_dir / m, protocol, n_splits))[split] for m in row.members]
+    prints = []
+    for d in dirs:
+        fp = d / FINGERPRINT_NAME
+        prints.append(hashlib.sha1(fp.read_bytes()).hexdigest()[:16] if fp.exists() else None)
+    return {"member_dirs": [str(d) for d in dirs], "member_fingerprints": prints}
 
 
 def example_segment(data: PreparedData, weights: Sequence[PretrainedBundle] = ()) -> ExampleSegment | None:
@@ -183,6 +249,7 @@ def run_study(
                 train=train,
                 runtime=runtime,
                 meta={"study_row": row.key},
+                model_options=member_runs(out_dir, row, protocol, len(all_splits), i),
             )
             for i, split_dir in run_dirs(run_dir, protocol, len(all_splits))
         ]

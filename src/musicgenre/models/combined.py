@@ -9,8 +9,11 @@ equal footing) and classified by a dense head (ReLU hidden layer, dropout). Defa
   a learned embedding such as YAMNet's 1024 dimensions, which have no local order) and ``cnn2d``'s trunk
   otherwise (MFCCs, mel bands: a frequency-like axis with local structure). The LSTM is ``bilstm``'s
   trunk (with its temporal pooling of long inputs).
-* rank-1 input (the waveform): the ``waveform_cnn`` trunk only. An LSTM over 48,000 samples is not
-  trainable on a CPU; the sample-level CNN already aggregates time.
+* rank-1 input of more than ``vector_max_features`` values (the waveform): the ``waveform_cnn`` trunk
+  only. An LSTM over 48,000 samples is not trainable on a CPU; the sample-level CNN already aggregates time.
+* rank-1 input of at most ``vector_max_features`` (4,096) values, a pooled embedding such as musicnn's
+  ``(1506,)``: a ``dense`` branch (linear layer, batch norm, ReLU, dropout). It has no time axis for a CNN
+  or an LSTM to read.
 
 The branches are the single models' trunks with their default sizes, so the combined model costs about
 the sum of the single models on the same inputs (see ``benchmarks/results/training.md``). Override the
@@ -41,7 +44,32 @@ from musicgenre.models.registry import register_model
 from musicgenre.models.waveform_cnn import WaveformCNNOptions, WaveformTrunk
 
 #: Branch kinds and the input ranks they accept.
-BRANCH_RANKS = {"cnn1d": {2}, "cnn2d": {2}, "bilstm": {2}, "waveform_cnn": {1}}
+BRANCH_RANKS = {"cnn1d": {2}, "cnn2d": {2}, "bilstm": {2}, "waveform_cnn": {1}, "dense": {1}}
+
+
+@dataclass(frozen=True)
+class DenseOptions:
+    """The ``dense`` branch of a pooled vector: ``units`` outputs, ``dropout`` after the activation."""
+
+    units: int = 256
+    dropout: float = 0.3
+
+
+class DenseTrunk(nn.Module):
+    """``(B, F)`` -> ``(B, units)``: Linear, BatchNorm, ReLU, Dropout."""
+
+    def __init__(self, n_features: int, opts: DenseOptions) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(n_features, opts.units),
+            nn.BatchNorm1d(opts.units),
+            nn.ReLU(),
+            nn.Dropout(opts.dropout),
+        )
+        self.out_dim = opts.units
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
 
 
 @dataclass(frozen=True)
@@ -50,28 +78,34 @@ class CombinedOptions:
 
     Attributes:
         branches: per input name, the branch kinds to use (``cnn1d``, ``cnn2d``, ``bilstm``,
-            ``waveform_cnn``); inputs not listed get the default branches (module docstring).
+            ``waveform_cnn``, ``dense``); inputs not listed get the default branches (module docstring).
         embedding_min_features: rank-2 inputs with at least this many features get a ``cnn1d`` branch,
             narrower ones a ``cnn2d`` branch.
-        cnn1d, cnn2d, bilstm, waveform_cnn: option overrides for those trunks.
+        vector_max_features: rank-1 inputs up to this size are pooled vectors (``dense`` branch), longer
+            ones waveforms (``waveform_cnn``).
+        cnn1d, cnn2d, bilstm, waveform_cnn, dense: option overrides for those trunks.
         hidden: units of the fusion head's hidden ReLU layer (0: linear head).
         dropout: dropout before each head layer.
     """
 
     branches: dict[str, Any] = field(default_factory=dict)
     embedding_min_features: int = 256
+    vector_max_features: int = 4096
     cnn1d: dict[str, Any] = field(default_factory=dict)
     cnn2d: dict[str, Any] = field(default_factory=dict)
     bilstm: dict[str, Any] = field(default_factory=dict)
     waveform_cnn: dict[str, Any] = field(default_factory=dict)
+    dense: dict[str, Any] = field(default_factory=dict)
     hidden: int = 256
     dropout: float = 0.3
 
 
-def default_branches(shape: tuple[int, ...], embedding_min_features: int = 256) -> tuple[str, ...]:
+def default_branches(
+    shape: tuple[int, ...], embedding_min_features: int = 256, vector_max_features: int = 4096
+) -> tuple[str, ...]:
     """The branch kinds ``combined`` uses for an input of ``shape`` by default."""
     if len(shape) == 1:
-        return ("waveform_cnn",)
+        return ("dense",) if shape[0] <= vector_max_features else ("waveform_cnn",)
     if len(shape) == 2:
         cnn = "cnn1d" if shape[1] >= embedding_min_features else "cnn2d"
         return (cnn, "bilstm")
@@ -91,13 +125,16 @@ class CombinedModel(nn.Module):
             "cnn2d": parse_options(CNN2dOptions, opts.cnn2d, "combined/cnn2d"),
             "bilstm": parse_options(BiLSTMOptions, opts.bilstm, "combined/bilstm"),
             "waveform_cnn": parse_options(WaveformCNNOptions, opts.waveform_cnn, "combined/waveform_cnn"),
+            "dense": parse_options(DenseOptions, opts.dense, "combined/dense"),
         }
         self.input_names = list(input_shapes)
         self.routes: list[tuple[str, str]] = []  # (module key, input name)
         self.branches = nn.ModuleDict()
         for name, raw_shape in input_shapes.items():
             shape = tuple(int(s) for s in raw_shape)
-            kinds = opts.branches.get(name) or default_branches(shape, opts.embedding_min_features)
+            kinds = opts.branches.get(name) or default_branches(
+                shape, opts.embedding_min_features, opts.vector_max_features
+            )
             if isinstance(kinds, str):
                 kinds = (kinds,)
             for kind in kinds:
@@ -132,12 +169,15 @@ def _make_trunk(kind: str, shape: tuple[int, ...], opts: Any) -> nn.Module:
         return CNN2dTrunk(shape, opts)  # type: ignore[arg-type]
     if kind == "bilstm":
         return make_lstm_trunk(shape, opts)  # type: ignore[arg-type]
+    if kind == "dense":
+        return DenseTrunk(shape[0], opts)
     return WaveformTrunk(shape[0], opts)
 
 
 @register_model(
     "combined",
-    description="parallel multi-input model: per input CNN + LSTM branches (waveform: CNN), concatenated",
+    description="parallel multi-input model: per input CNN + LSTM branches (waveform: CNN; pooled vector: "
+    "dense), concatenated",
     min_inputs=1,
     max_inputs=4,
     input_ndim=frozenset({1, 2}),

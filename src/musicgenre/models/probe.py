@@ -1,7 +1,9 @@
-"""``probe``: a linear probe on pooled YAMNet embeddings (the HEAR-benchmark style shallow baseline).
+"""``probe``: a linear probe on pooled embeddings (the HEAR-benchmark style shallow baseline).
 
-The ``(T, F)`` embedding sequence of a segment is pooled over time into ``[mean, std]`` (``2F`` values,
-population std), standardised with the training set's statistics, and classified by multinomial
+Each input of a segment is pooled into one vector: a ``(T, F)`` sequence (YAMNet's patch embeddings) over
+time into ``[mean, std]`` (``2F`` values, population std); a ``(F,)`` vector (musicnn's pooled features)
+is used as it is. The vectors of all inputs (one to four) are concatenated in the model's input order,
+standardised with the training set's statistics, and classified by multinomial
 logistic regression. It is fitted by scikit-learn (``LogisticRegression``, lbfgs; ``C`` chosen on the
 validation set from a small grid) and then stored as this ``nn.Module``: pooling + standardisation
 (buffers) + ``Linear`` holding sklearn's ``coef_`` and ``intercept_``. Checkpoints, ``predict_proba`` and
@@ -24,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from musicgenre.models.layers import only_input, parse_options
+from musicgenre.models.layers import parse_options
 from musicgenre.models.registry import register_model
 
 #: Logit given to classes absent from the training data (their probability underflows to exactly 0).
@@ -37,13 +39,18 @@ class ProbeOptions:
     (:attr:`musicgenre.training.trainer.TrainConfig.probe_c_grid`)."""
 
 
-class LinearProbe(nn.Module):
-    """``{name: (B, T, F)}`` -> logits ``(B, n_classes)`` = Linear(standardise([mean_t x, std_t x]))."""
+def pooled_width(shape: Sequence[int]) -> int:
+    """Width of one input's pooled vector: ``2F`` for a ``(T, F)`` sequence, ``F`` for a ``(F,)`` vector."""
+    return 2 * int(shape[1]) if len(shape) == 2 else int(shape[0])
 
-    def __init__(self, input_name: str, shape: tuple[int, int], n_classes: int) -> None:
+
+class LinearProbe(nn.Module):
+    """``{name: (B, T, F) or (B, F)}`` -> logits ``(B, n_classes)`` = Linear(standardise(concat(pooled)))."""
+
+    def __init__(self, input_shapes: Mapping[str, Sequence[int]], n_classes: int) -> None:
         super().__init__()
-        self.input_name = input_name
-        n = 2 * shape[1]
+        self.input_names = list(input_shapes)
+        n = sum(pooled_width(s) for s in input_shapes.values())
         self.register_buffer("feature_mean", torch.zeros(n))
         self.register_buffer("feature_scale", torch.ones(n))
         self.linear = nn.Linear(n, n_classes)
@@ -51,15 +58,17 @@ class LinearProbe(nn.Module):
 
     @staticmethod
     def pool(x: Tensor) -> Tensor:
-        """``(B, T, F)`` -> ``(B, 2F)``: mean and population std over time."""
+        """``(B, T, F)`` -> ``(B, 2F)``: mean and population std over time; ``(B, F)`` unchanged."""
+        if x.dim() == 2:
+            return x
         return torch.cat([x.mean(dim=1), x.std(dim=1, correction=0)], dim=1)
 
     def forward(self, inputs: Mapping[str, Tensor]) -> Tensor:
-        try:
-            x = inputs[self.input_name]
-        except KeyError:
-            raise KeyError(f"model expects input {self.input_name!r}, got {sorted(inputs)}") from None
-        z = (self.pool(x) - self.feature_mean) / self.feature_scale
+        missing = [n for n in self.input_names if n not in inputs]
+        if missing:
+            raise KeyError(f"model expects inputs {self.input_names}, missing {missing}")
+        pooled = torch.cat([self.pool(inputs[n]) for n in self.input_names], dim=1)
+        z = (pooled - self.feature_mean) / self.feature_scale
         return self.linear(z)
 
     @torch.no_grad()
@@ -76,6 +85,8 @@ class LinearProbe(nn.Module):
 def pool_numpy(x: np.ndarray) -> np.ndarray:
     """``(B, T, F)`` -> ``(B, 2F)`` float64: the same pooling as :meth:`LinearProbe.pool`, for sklearn."""
     x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 2:
+        return x
     return np.concatenate([x.mean(axis=1), x.std(axis=1)], axis=1)
 
 
@@ -199,12 +210,12 @@ def fit_logistic_probe(
 
 @register_model(
     "probe",
-    description="linear probe: logistic regression on mean+std-pooled embeddings (scikit-learn)",
-    input_ndim=frozenset({2}),
+    description="linear probe: logistic regression on pooled embeddings, concatenated (scikit-learn)",
+    input_ndim=frozenset({1, 2}),
+    max_inputs=4,
     trainer="sklearn",
 )
 def build_probe(input_shapes: Mapping[str, tuple[int, ...]], n_classes: int, **options: Any) -> nn.Module:
     """Builder registered as ``probe`` (an unfitted probe: zero mean, unit scale, random weights)."""
     parse_options(ProbeOptions, options, "probe")
-    name, shape = only_input("probe", input_shapes)
-    return LinearProbe(name, shape, n_classes)  # type: ignore[arg-type]
+    return LinearProbe(input_shapes, n_classes)

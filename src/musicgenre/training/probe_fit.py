@@ -1,7 +1,7 @@
 """Training of the linear probe (``trainer="sklearn"``): pool, fit scikit-learn, load the fit into the module.
 
-The probe's one input, normalised with the training rows' statistics, is pooled over time into
-``[mean, std]`` (:func:`~musicgenre.models.probe.pool_numpy`) and fitted by
+The probe's inputs, normalised with the training rows' statistics, are pooled (a sequence over time into
+``[mean, std]``, a vector as it is: :func:`~musicgenre.models.probe.pool_numpy`), concatenated and fitted by
 :func:`~musicgenre.models.probe.fit_logistic_probe` (``C`` chosen on the validation rows). Its "history"
 is one epoch (the fit) plus the C grid. No file I/O here: the trainer writes the run folder.
 """
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from musicgenre.models.probe import LinearProbe, ProbeFit, fit_logistic_probe, pool_numpy
+from musicgenre.models.probe import LinearProbe, ProbeFit, fit_logistic_probe, pool_numpy, pooled_width
 from musicgenre.training.data import load_batch
 from musicgenre.training.loop import EpochData, evaluate_rows, fit_history
 
@@ -52,15 +52,12 @@ class ProbeOutcome:
 
 
 def pooled(data: EpochData, rows: np.ndarray) -> np.ndarray:
-    """``(len(rows), 2F)`` pooled, normalised features of the probe's one input."""
-    (name,) = data.inputs
+    """``(len(rows), width)`` pooled, normalised features of the probe's inputs, concatenated in order."""
     out = []
     for start in range(0, len(rows), POOL_CHUNK):
-        x, _ = load_batch(
-            {name: data.inputs[name]}, rows[start : start + POOL_CHUNK], data.normalisation, sort=False
-        )
-        out.append(pool_numpy(x[name].numpy()))
-    width = 2 * data.inputs[name].shape[-1]
+        x, _ = load_batch(data.inputs, rows[start : start + POOL_CHUNK], data.normalisation, sort=False)
+        out.append(np.concatenate([pool_numpy(x[n].numpy()) for n in data.inputs], axis=1))
+    width = sum(pooled_width(a.shape[1:]) for a in data.inputs.values())
     return np.concatenate(out) if out else np.zeros((0, width))
 
 

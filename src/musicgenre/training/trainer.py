@@ -303,6 +303,10 @@ def train_model(
             return _train_sklearn(prep, meta, progress)
         if prep.spec.trainer == "zeroshot":
             return _fit_zeroshot(prep, meta)
+        if prep.spec.trainer == "anchored":
+            return _fit_anchored(prep, meta, progress)
+        if prep.spec.trainer == "ensemble":
+            return _fit_ensemble(prep, meta)
         return _train_torch(prep, meta, progress, on_epoch_end)
 
 
@@ -465,6 +469,53 @@ def _fit_zeroshot(prep: _Prepared, meta: dict[str, Any] | None) -> TrainResult:
     outcome = score_zeroshot(model, _epoch_data(prep, {}), prep.config.eval_batch_size)
     seconds = time.perf_counter() - t0
     extra = {"zeroshot_mapping_file": mapping_file}
+    return _finish(
+        prep, model, state_dict_copy(model), {}, outcome.history(seconds), 1, outcome.valid_acc, seconds, 0,
+        meta, extra,
+    )  # fmt: skip
+
+
+def _fit_anchored(prep: _Prepared, meta: dict[str, Any] | None, progress: bool) -> TrainResult:
+    """L2-SP fit of a head started from YAMNet's genre rows; inputs are not normalised."""
+    from musicgenre.models.anchored import anchor_rows
+    from musicgenre.models.zeroshot import read_mapping
+    from musicgenre.training.anchored_fit import fit_anchored
+    from musicgenre.training.zeroshot_fit import yamnet_dense, zeroshot_options
+
+    t0 = time.perf_counter()
+    mapping_file = prep.model_options.pop("mapping_file", None)
+    mapping = read_mapping(mapping_file) if mapping_file else None
+    prep.model_options.update(zeroshot_options(prep.label_names, mapping))
+    (name,) = prep.inputs
+    weight, bias = yamnet_dense(prep.feature_configs[name])
+    model = _build(prep)
+    model.set_anchor(*anchor_rows(weight, bias, prep.model_options["classes"]))
+    outcome = fit_anchored(
+        model, _epoch_data(prep, {}), batch_size=prep.config.eval_batch_size, name=prep.model_name,
+        progress=progress,
+    )  # fmt: skip
+    prep.model_options["l2sp"] = outcome.l2sp
+    seconds = time.perf_counter() - t0
+    extra = {"zeroshot_mapping_file": mapping_file, "l2sp": outcome.l2sp}
+    return _finish(
+        prep, model, state_dict_copy(model), {}, outcome.history(seconds), 1, outcome.valid_acc, seconds, 0,
+        meta, extra,
+    )  # fmt: skip
+
+
+def _fit_ensemble(prep: _Prepared, meta: dict[str, Any] | None) -> TrainResult:
+    """Members loaded from their finished runs (``member_dirs``), each calibrated on validation."""
+    from musicgenre.training.ensemble_fit import fit_ensemble, load_members, member_specs
+
+    t0 = time.perf_counter()
+    member_dirs = list(prep.model_options.pop("member_dirs", []))
+    prep.model_options.pop("member_fingerprints", None)
+    ckpts = load_members(member_dirs, prep.label_names)
+    prep.model_options["members"] = member_specs(ckpts)
+    model = _build(prep)
+    outcome = fit_ensemble(model, ckpts, member_dirs, _epoch_data(prep, {}), prep.config.eval_batch_size)
+    seconds = time.perf_counter() - t0
+    extra = {"ensemble_members": member_dirs, "member_temperatures": outcome.temperatures}
     return _finish(
         prep, model, state_dict_copy(model), {}, outcome.history(seconds), 1, outcome.valid_acc, seconds, 0,
         meta, extra,

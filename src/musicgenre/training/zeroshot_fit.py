@@ -42,15 +42,20 @@ def zeroshot_options(
     return {"classes": indices, "class_names": names}
 
 
-def load_yamnet_dense(model: ZeroShotHead, config: FeatureConfig) -> None:
-    """Load the dense layer of the YAMNet weights that ``config`` (the embedding feature) was computed with."""
+def yamnet_dense(config: FeatureConfig) -> tuple[Any, Any]:
+    """YAMNet's dense layer ``(weight (521, 1024), bias (521,))`` of the weights that ``config`` (the
+    embedding feature) was computed with."""
     from musicgenre.yamnet.weights import load_weights
 
-    source = getattr(config, "source", None)
     if config.name != "yamnet_embedding":
-        raise TrainingError(f"the zero-shot model takes yamnet_embedding, not {config.name}")
-    fused = load_weights(source)
-    model.set_dense(fused.dense_weight, fused.dense_bias)
+        raise TrainingError(f"this model takes yamnet_embedding, not {config.name}")
+    fused = load_weights(getattr(config, "source", None))
+    return fused.dense_weight, fused.dense_bias
+
+
+def load_yamnet_dense(model: ZeroShotHead, config: FeatureConfig) -> None:
+    """Load the dense layer of the YAMNet weights that ``config`` (the embedding feature) was computed with."""
+    model.set_dense(*yamnet_dense(config))
     model.eval()
 
 
