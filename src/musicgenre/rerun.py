@@ -46,6 +46,17 @@ def _digest(value: Any) -> str:
     return hashlib.sha1(dumps(value, indent=None, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def training_fingerprint(config: Any) -> dict[str, Any]:
+    """The part of a run's identity that a :class:`~musicgenre.training.trainer.TrainConfig` gives.
+
+    A run without augmentation keeps the fingerprint it had before augmentation existed.
+    """
+    training = {k: v for k, v in config.to_dict().items() if k not in _NOT_IN_FINGERPRINT}
+    if not config.augment.active:
+        training.pop("augment", None)
+    return training
+
+
 def run_fingerprint(
     data: Any,
     model_name: str,
@@ -61,7 +72,7 @@ def run_fingerprint(
     """
     tracks = sorted(set(zip(data.track_ids.tolist(), data.genres.tolist(), strict=True)))
     sides = splits_mod.split_to_dict(split, data.track_ids)
-    training = {k: v for k, v in config.to_dict().items() if k not in _NOT_IN_FINGERPRINT}
+    training = training_fingerprint(config)
     fp = {
         "dataset": str(Path(data.root).resolve()),
         "dataset_tracks": f"{len(tracks)} tracks, {data.n_rows} segments, #{_digest(tracks)}",

@@ -48,13 +48,16 @@ class ProtocolSpec:
 @dataclass(frozen=True)
 class TrainSpec:
     """Overrides of a model's default training config: epochs, seed, and optionally batch size and lr;
-    ``zeroshot_map``: a ``genre,class`` CSV for the zero-shot models (default: GTZAN's ten genres)."""
+    ``zeroshot_map``: a ``genre,class`` CSV for the zero-shot and anchored models (default: GTZAN's ten
+    genres); ``augment``: a :class:`~musicgenre.training.augment.Augment` for gradient-trained models
+    (the one-step fits take none)."""
 
     epochs: int = 30
     seed: int = 0
     batch_size: int | None = None
     lr: float | None = None
     zeroshot_map: Path | None = None
+    augment: Any = None
 
     def model_options_for(self, model_name: str) -> dict[str, Any]:
         """Builder options that come from the command line (only the zero-shot mapping so far)."""
@@ -64,7 +67,7 @@ class TrainSpec:
 
         return (
             {"mapping_file": str(self.zeroshot_map)}
-            if get_model_spec(model_name).trainer == "zeroshot"
+            if get_model_spec(model_name).trainer in ("zeroshot", "anchored")
             else {}
         )
 
@@ -78,6 +81,11 @@ class TrainSpec:
             cfg.batch_size = self.batch_size
         if self.lr is not None:
             cfg.lr = self.lr
+        if self.augment is not None:
+            from musicgenre.models import get_model_spec
+
+            if get_model_spec(model_name).trainer == "torch":
+                cfg.augment = self.augment
         return cfg
 
 

@@ -36,6 +36,7 @@ from musicgenre.report.types import ExampleSegment, StudyFacts, StudyReport
 from musicgenre.rerun import FINGERPRINT_NAME
 from musicgenre.results import RunSummary, StudyResult
 from musicgenre.specs import HeldOut, ProtocolSpec, Runtime, TrainSpec
+from musicgenre.training.augment import Augment
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class StudyRow:
     inputs: tuple[str, ...]
     study_accuracy: float | None = None
     members: tuple[str, ...] = ()  # an ensemble's member rows (run before it, on the same splits)
+    augment: Augment | None = None  # this row's training-time augmentation (else the command's)
 
 
 def ensemble_row(key: str, label: str, members: tuple[str, ...]) -> StudyRow:
@@ -84,6 +86,13 @@ _BASE_ROWS: tuple[StudyRow, ...] = (
         "Anchored head (YAMNet genre rows, L2-SP)",
         "anchored_yamnet",
         ("yamnet_embedding",),
+    ),
+    StudyRow(
+        "lstm_embedding_aug",
+        "LSTM Embedding + mixup and masks",
+        "bilstm",
+        ("yamnet_embedding",),
+        augment=Augment(mixup_alpha=0.2, time_masks=1, feature_masks=2, mask_fraction=0.15),
     ),
     StudyRow("probe_musicnn", "Linear probe (musicnn MSD max+mean)", "probe", ("musicnn_msd",)),
     StudyRow(
@@ -246,7 +255,7 @@ def run_study(
                 row.inputs,
                 all_splits[i - 1],
                 split_dir,
-                train=train,
+                train=dataclasses.replace(train, augment=row.augment) if row.augment else train,
                 runtime=runtime,
                 meta={"study_row": row.key},
                 model_options=member_runs(out_dir, row, protocol, len(all_splits), i),

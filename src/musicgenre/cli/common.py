@@ -240,6 +240,7 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
             artists: Path | None,
             epochs: int,
             zeroshot_map: Path | None,
+            augment: str | None,
             fold: int | None = None,
             batch_size: int | None = None,
             lr: float | None = None,
@@ -250,8 +251,14 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
             kwargs["protocol"] = ProtocolSpec(
                 protocol_name, seed=seed, k=k, fold=fold, split_dir=split_dir, artists=artists
             )
+            from musicgenre.training.augment import parse_augment
+
+            try:
+                aug = parse_augment(augment) if augment else None
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint="--augment") from None
             kwargs["train"] = TrainSpec(
-                epochs=epochs, seed=seed, batch_size=batch_size, lr=lr, zeroshot_map=zeroshot_map
+                epochs=epochs, seed=seed, batch_size=batch_size, lr=lr, zeroshot_map=zeroshot_map, augment=aug
             )
             return func(*args, **kwargs)
 
@@ -292,6 +299,15 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
                 default=None,
                 help="CSV of 'genre,class' rows mapping your genres to AudioSet classes for the zero-shot "
                 "model [default: GTZAN's ten genres].",
+            ),
+            click.option(
+                "--augment",
+                default=None,
+                metavar="NAME=VALUE,...",
+                help="Training-time augmentation of gradient-trained models (not the probe, zero-shot, "
+                "anchored or ensemble fits): mixup=ALPHA, time-masks=N and feature-masks=N (SpecAugment-style "
+                "bands of up to mask-fraction=F of an axis, on (time, features) inputs), gain=DB (waveform). "
+                "Seeded and recorded in the run's config. E.g. mixup=0.2,time-masks=2,feature-masks=2.",
             ),
         ]
         if tuning:

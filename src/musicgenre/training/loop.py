@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from musicgenre.training.augment import apply_augment, augment_generators
 from musicgenre.training.data import batch_rows, iter_batches
 from musicgenre.training.inference import predict_logits
 from musicgenre.training.result import TrainingError
@@ -190,6 +191,8 @@ def train_epoch(
     """One pass over the training rows, shuffled by ``(config.seed, epoch)``; ``epoch`` is 0-based."""
     rng = epoch_generators(config.seed, epoch)
     batches = batch_rows(data.train_rows, config.batch_size, rng)
+    aug = config.augment
+    aug_rng, aug_gen = augment_generators(config.seed, epoch)
     steps_per_epoch = len(batches)  # the same every epoch: shuffling does not change the batch sizes
     total_steps = steps_per_epoch * config.epochs
     model.train()
@@ -210,8 +213,13 @@ def train_epoch(
         for group in optimizer.param_groups:
             group["lr"] = lr
         optimizer.zero_grad(set_to_none=True)
-        logits = model(x)
-        loss = loss_fn(logits, y)
+        if aug.active:
+            mixed = apply_augment(x, y, aug, aug_rng, aug_gen)
+            logits = model(mixed.inputs)
+            loss = mixed.loss(loss_fn, logits, y)
+        else:
+            logits = model(x)
+            loss = loss_fn(logits, y)
         if not torch.isfinite(loss):
             raise TrainingError(
                 f"{name}: the training loss became {float(loss)} at epoch {epoch + 1}, "

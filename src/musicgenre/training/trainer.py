@@ -31,7 +31,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ from musicgenre.features.registry import FeatureConfig
 from musicgenre.fileio import json_default
 from musicgenre.models.probe import LinearProbe
 from musicgenre.splits import Split
+from musicgenre.training.augment import Augment
 from musicgenre.training.data import check_inputs
 from musicgenre.training.loop import (
     HISTORY_KEYS,
@@ -115,6 +116,8 @@ class TrainConfig:
         eval_batch_size: batch size for validation passes.
         probe_c_grid: inverse regularisation strengths tried by the ``probe`` (sklearn) trainer.
         probe_max_iter: lbfgs iterations for the probe.
+        augment: training-time augmentation (:class:`~musicgenre.training.augment.Augment`; off by
+            default), for gradient-trained models.
     """
 
     epochs: int = 30
@@ -132,8 +135,11 @@ class TrainConfig:
     eval_batch_size: int = 256
     probe_c_grid: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
     probe_max_iter: int = 2000
+    augment: Augment = field(default_factory=Augment)
 
     def __post_init__(self) -> None:
+        if isinstance(self.augment, Mapping):
+            self.augment = Augment(**self.augment)
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 2:
