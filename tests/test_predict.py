@@ -286,6 +286,20 @@ def test_cli_json_schema(mfcc_ckpt: Path, songs: dict[str, Path]) -> None:
     assert [r["top_genre"] for r in records] == ["tone", "noise"]
 
 
+def test_cli_json_windows(mfcc_ckpt: Path, songs: dict[str, Path]) -> None:
+    """``--windows`` adds each window's start, top genre, probability and silent flag (serve's records)."""
+    code, out, _ = run_cli("predict", mfcc_ckpt, songs["tone.wav"], "-f", "json", "--windows")
+    assert code == 0
+    (rec,) = json.loads(out)
+    assert set(rec) == {*RECORD_KEYS, "top_k", "probabilities", "windows"}
+    assert len(rec["windows"]) == rec["n_windows"] == 3  # 7 s in 3 s windows
+    assert [w["start"] for w in rec["windows"]] == [0.0, 3.0, 4.0]  # the last window ends at the end
+    for w in rec["windows"]:
+        assert set(w) == {"start", "top_genre", "probability", "silent"}
+        assert w["top_genre"] in LABELS and 0.5 <= w["probability"] <= 1.0 and w["silent"] is False
+    assert rec["windows"][0]["top_genre"] == "tone"
+
+
 def test_cli_csv_schema_top_k_and_out(mfcc_ckpt: Path, songs: dict[str, Path], tmp_path: Path) -> None:
     out_file = tmp_path / "sub" / "labels.csv"
     code, out, _ = run_cli("predict", mfcc_ckpt, *songs.values(), "--top-k", "1", "--out", out_file)
