@@ -62,6 +62,11 @@ def _apply(feats: np.ndarray, stats: dict) -> np.ndarray:
 @pytest.fixture(scope="module")
 def mfcc_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``cnn1d`` on MFCCs, trained briefly on 3 s segments of tone (label 1) and noise (label 0)."""
+    return train_tone_noise_checkpoint(tmp_path_factory.mktemp("ckpt") / "model.ckpt")
+
+
+def train_tone_noise_checkpoint(dest: Path) -> Path:
+    """Train the tiny tone-vs-noise ``cnn1d`` on MFCCs (a few seconds) and save it to ``dest``."""
     torch.manual_seed(0)
     segment = SegmentConfig(sample_rate=SR, segment_seconds=3.0)
     cfg = make_config("mfcc")
@@ -101,7 +106,7 @@ def mfcc_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
         state_dict=model.state_dict(),
         meta={"note": "test checkpoint"},
     )
-    return save_checkpoint(ckpt, tmp_path_factory.mktemp("ckpt") / "model.ckpt")
+    return save_checkpoint(ckpt, dest)
 
 
 @pytest.fixture(scope="module")
