@@ -67,21 +67,26 @@ def mfcc_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def train_tone_noise_checkpoint(dest: Path) -> Path:
     """Train the tiny tone-vs-noise ``cnn1d`` on MFCCs (a few seconds) and save it to ``dest``."""
-    torch.manual_seed(0)
-    segment = SegmentConfig(sample_rate=SR, segment_seconds=3.0)
-    cfg = make_config("mfcc")
     segs, labels = [], []
     for seed in range(6):
         segs += [tone(3.0, seed=seed), noise(3.0, seed=seed), 0.05 * tone(3.0, seed=seed + 50)]
         labels += [1, 0, 1]
-    x = np.stack(segs)
+    return train_mfcc_checkpoint(dest, np.stack(segs), labels, LABELS)
+
+
+def train_mfcc_checkpoint(dest: Path, x: np.ndarray, labels: list[int], names: list[str]) -> Path:
+    """Train a tiny ``cnn1d`` on the MFCCs of 3 s segments ``x`` at 16 kHz with label indices ``labels``
+    into genres ``names`` (25 full-batch steps), and save it to ``dest``."""
+    torch.manual_seed(0)
+    segment = SegmentConfig(sample_rate=SR, segment_seconds=3.0)
+    cfg = make_config("mfcc")
     feats = extract_many([cfg], x, SR)[cfg.key()]
     stats = _normalisation("mfcc", cfg, feats)
     xn = torch.from_numpy(_apply(feats, stats))
     y = torch.tensor(labels)
     shape = tuple(cfg.shape(segment))
     options = {"widths": (16, 16), "hidden": 16}
-    model = build_model("cnn1d", {"mfcc": shape}, len(LABELS), **options)
+    model = build_model("cnn1d", {"mfcc": shape}, len(names), **options)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     model.train()
     threads = torch.get_num_threads()
@@ -101,7 +106,7 @@ def train_tone_noise_checkpoint(dest: Path) -> Path:
         inputs={"mfcc": cfg.to_dict()},
         input_shapes={"mfcc": shape},
         segment=segment.to_dict(),
-        labels=list(LABELS),
+        labels=list(names),
         normalisation={"mfcc": stats},
         state_dict=model.state_dict(),
         meta={"note": "test checkpoint"},

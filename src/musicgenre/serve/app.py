@@ -16,6 +16,7 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import ClientDisconnect
 
 from musicgenre import __version__
 from musicgenre.errors import AudioError, MusicGenreError, UnsupportedFormatError
@@ -135,6 +136,8 @@ def create_app(classifier: Labeller, settings: ServeSettings | None = None) -> F
                 raise HTTPException(413, str(exc)) from None
             except BadUpload as exc:
                 raise HTTPException(400, str(exc)) from None
+            except ClientDisconnect:
+                raise HTTPException(400, "the client went away during the upload") from None
             try:
                 results = await pool.run(label_uploads, classifier, uploads)
             except FileProblem as exc:

@@ -126,9 +126,9 @@ function labelFiles(files) {
     const item = template.content.firstElementChild.cloneNode(true);
     item.querySelector(".file-name").textContent = file.name;
     item.querySelector(".status").textContent = "waiting…";
-    list.prepend(item);
     return [file, item];
   });
+  list.prepend(...items.map(([, item]) => item)); // the newest batch on top, in the order chosen
   busy = busy.then(async () => {
     for (const [i, [file, item]] of items.entries()) {
       progress.textContent = `labelling ${i + 1} of ${items.length}: ${file.name}`;
