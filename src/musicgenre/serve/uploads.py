@@ -4,7 +4,7 @@ into a folder, and refuse the request as soon as it passes the size limit (nothi
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -114,7 +114,7 @@ class _Writer:
 
 
 async def receive_files(
-    headers: dict[str, str] | object,
+    headers: Mapping[str, str],
     body: AsyncIterator[bytes],
     folder: Path,
     max_bytes: int,
@@ -128,11 +128,10 @@ async def receive_files(
     reading anything, or as soon as the bytes received pass it; :class:`BadUpload` for a body that is not
     multipart or holds no file under ``field``.
     """
-    get = headers.get  # type: ignore[attr-defined]
-    length = get("content-length")
+    length = headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > max_bytes:
         raise UploadTooLarge(max_bytes)
-    kind, params = parse_options_header(get("content-type") or "")
+    kind, params = parse_options_header(headers.get("content-type") or "")
     if kind != b"multipart/form-data" or not params.get(b"boundary"):
         raise BadUpload(f"send the audio files as multipart/form-data, under the field name {field!r}")
     writer = _Writer(folder, field)
