@@ -108,7 +108,13 @@ async function labelOne(file, item) {
   const form = new FormData();
   form.append("files", file, file.name);
   try {
-    const resp = await fetch("/api/predict", { method: "POST", body: form });
+    let resp = await fetch("/api/predict", { method: "POST", body: form });
+    for (let retry = 0; resp.status === 503 && retry < 3; retry++) {
+      const wait = Number(resp.headers.get("Retry-After")) || 5;
+      item.querySelector(".status").textContent = `the server is busy; retrying in ${wait} s…`;
+      await new Promise((done) => setTimeout(done, 1000 * wait));
+      resp = await fetch("/api/predict", { method: "POST", body: form });
+    }
     let body = null;
     try { body = await resp.json(); } catch (_) { /* not JSON */ }
     if (!resp.ok) return showError(item, errorText(resp, body));
