@@ -11,7 +11,9 @@ from click.testing import CliRunner
 
 from musicgenre.cli import main
 
-VERBS = ["validate", "features", "train", "evaluate", "study", "demo", "download", "predict", "yamnet"]
+VERBS = [
+    "validate", "features", "train", "evaluate", "study", "demo", "download", "predict", "yamnet", "serve",
+]  # fmt: skip
 
 
 @pytest.fixture
@@ -105,3 +107,51 @@ def test_skipped_files_are_listed_also_when_the_features_are_cached(
         res = runner.invoke(main, [*verb, str(data), *common, "-o", str(tmp_path / verb[0])])
         assert "_Stop" in res.output, (verb, res.output)  # stopped after the features, before training
         assert line in res.output, (verb, res.output)
+
+
+def test_help_imports_neither_torch_nor_fastapi() -> None:
+    """``musicgenre --help`` and ``serve --help`` stay fast: the heavy imports happen inside the commands."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from musicgenre.cli import main\n"
+        "for args in (['--help'], ['serve', '--help']):\n"
+        "    assert CliRunner().invoke(main, args).exit_code == 0\n"
+        "heavy = sorted(m for m in ('torch', 'fastapi', 'uvicorn', 'starlette') if m in sys.modules)\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ""
+
+
+def test_serve_without_a_default_model_says_to_pass_model(runner: CliRunner) -> None:
+    res = runner.invoke(main, ["serve"])
+    assert res.exit_code == 2
+    assert "pass --model PATH" in res.output and "Traceback" not in res.output
+
+
+def test_serve_warns_when_bound_to_every_interface(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    import uvicorn
+
+    serve_cli = sys.modules["musicgenre.cli.serve"]  # the module (``musicgenre.cli.serve`` is the command)
+
+    class Fake:
+        model_id = "fake:model"
+        labels = ("a", "b")
+
+    ran = {}
+    monkeypatch.setattr(serve_cli, "load_model", lambda model: Fake())
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: ran.update(kw))
+    res = runner.invoke(main, ["serve", "--model", "x.ckpt", "--host", "0.0.0.0", "--port", "8123"])
+    assert res.exit_code == 0, res.output
+    assert "warning: listening on 0.0.0.0" in res.stderr
+    assert ran == {"host": "0.0.0.0", "port": 8123, "log_level": "info"}
+    res = runner.invoke(main, ["serve", "--model", "x.ckpt"])
+    assert "warning" not in res.stderr and ran["host"] == "127.0.0.1"

@@ -62,21 +62,31 @@ def _apply(feats: np.ndarray, stats: dict) -> np.ndarray:
 @pytest.fixture(scope="module")
 def mfcc_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``cnn1d`` on MFCCs, trained briefly on 3 s segments of tone (label 1) and noise (label 0)."""
-    torch.manual_seed(0)
-    segment = SegmentConfig(sample_rate=SR, segment_seconds=3.0)
-    cfg = make_config("mfcc")
+    return train_tone_noise_checkpoint(tmp_path_factory.mktemp("ckpt") / "model.ckpt")
+
+
+def train_tone_noise_checkpoint(dest: Path) -> Path:
+    """Train the tiny tone-vs-noise ``cnn1d`` on MFCCs (a few seconds) and save it to ``dest``."""
     segs, labels = [], []
     for seed in range(6):
         segs += [tone(3.0, seed=seed), noise(3.0, seed=seed), 0.05 * tone(3.0, seed=seed + 50)]
         labels += [1, 0, 1]
-    x = np.stack(segs)
+    return train_mfcc_checkpoint(dest, np.stack(segs), labels, LABELS)
+
+
+def train_mfcc_checkpoint(dest: Path, x: np.ndarray, labels: list[int], names: list[str]) -> Path:
+    """Train a tiny ``cnn1d`` on the MFCCs of 3 s segments ``x`` at 16 kHz with label indices ``labels``
+    into genres ``names`` (25 full-batch steps), and save it to ``dest``."""
+    torch.manual_seed(0)
+    segment = SegmentConfig(sample_rate=SR, segment_seconds=3.0)
+    cfg = make_config("mfcc")
     feats = extract_many([cfg], x, SR)[cfg.key()]
     stats = _normalisation("mfcc", cfg, feats)
     xn = torch.from_numpy(_apply(feats, stats))
     y = torch.tensor(labels)
     shape = tuple(cfg.shape(segment))
     options = {"widths": (16, 16), "hidden": 16}
-    model = build_model("cnn1d", {"mfcc": shape}, len(LABELS), **options)
+    model = build_model("cnn1d", {"mfcc": shape}, len(names), **options)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     model.train()
     threads = torch.get_num_threads()
@@ -96,12 +106,12 @@ def mfcc_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
         inputs={"mfcc": cfg.to_dict()},
         input_shapes={"mfcc": shape},
         segment=segment.to_dict(),
-        labels=list(LABELS),
+        labels=list(names),
         normalisation={"mfcc": stats},
         state_dict=model.state_dict(),
         meta={"note": "test checkpoint"},
     )
-    return save_checkpoint(ckpt, tmp_path_factory.mktemp("ckpt") / "model.ckpt")
+    return save_checkpoint(ckpt, dest)
 
 
 @pytest.fixture(scope="module")
@@ -284,6 +294,20 @@ def test_cli_json_schema(mfcc_ckpt: Path, songs: dict[str, Path]) -> None:
         assert re.fullmatch(r"cnn1d:mfcc@[0-9a-f]{12}", rec["model_id"])
         assert rec["flags"] == [] and rec["error"] is None and rec["aggregate"] == "mean"
     assert [r["top_genre"] for r in records] == ["tone", "noise"]
+
+
+def test_cli_json_windows(mfcc_ckpt: Path, songs: dict[str, Path]) -> None:
+    """``--windows`` adds each window's start, top genre, probability and silent flag (serve's records)."""
+    code, out, _ = run_cli("predict", mfcc_ckpt, songs["tone.wav"], "-f", "json", "--windows")
+    assert code == 0
+    (rec,) = json.loads(out)
+    assert set(rec) == {*RECORD_KEYS, "top_k", "probabilities", "windows"}
+    assert len(rec["windows"]) == rec["n_windows"] == 3  # 7 s in 3 s windows
+    assert [w["start"] for w in rec["windows"]] == [0.0, 3.0, 4.0]  # the last window ends at the end
+    for w in rec["windows"]:
+        assert set(w) == {"start", "top_genre", "probability", "silent"}
+        assert w["top_genre"] in LABELS and 0.5 <= w["probability"] <= 1.0 and w["silent"] is False
+    assert rec["windows"][0]["top_genre"] == "tone"
 
 
 def test_cli_csv_schema_top_k_and_out(mfcc_ckpt: Path, songs: dict[str, Path], tmp_path: Path) -> None:

@@ -18,6 +18,10 @@ class AudioError(MusicGenreError):
         super().__init__(f"{path}: {problem}")
 
 
+class UnsupportedFormatError(AudioError):
+    """An audio file in a format (extension or container) that the decoders at hand do not support."""
+
+
 class DatasetError(MusicGenreError):
     """A dataset folder that cannot be used (missing, empty, no usable tracks)."""
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from musicgenre.errors import AudioError
+from musicgenre.errors import AudioError, UnsupportedFormatError
 
 #: Extensions decoded by libsndfile.
 SOUNDFILE_EXTENSIONS = frozenset(
@@ -105,7 +105,7 @@ def cannot_decode(path: Path, exc: BaseException, seconds: float = 0.0) -> Audio
 
 def needs_ffmpeg(path: Path) -> AudioError:
     """An FFmpeg format without PyAV installed."""
-    return AudioError(path, f"{path.suffix} files need an FFmpeg decoder; {FFMPEG_HINT}")
+    return UnsupportedFormatError(path, f"{path.suffix} files need an FFmpeg decoder; {FFMPEG_HINT}")
 
 
 def no_samples(path: Path, *, in_range: bool = False) -> AudioError:
@@ -154,7 +154,7 @@ def check_file(path: Path) -> None:
     suffix = path.suffix.lower()
     if suffix not in AUDIO_EXTENSIONS:
         shown = suffix or "(no extension)"
-        raise AudioError(
+        raise UnsupportedFormatError(
             path, f"unsupported format {shown}; supported: {' '.join(e[1:] for e in supported_extensions())}"
         )
     try:

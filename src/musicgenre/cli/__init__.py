@@ -25,6 +25,7 @@ from musicgenre.cli.common import (
     segment_options,
 )
 from musicgenre.cli.predict import predict
+from musicgenre.cli.serve import serve
 from musicgenre.cli.yamnet import yamnet
 from musicgenre.specs import HeldOut, ProtocolSpec, Runtime, TrainSpec
 from musicgenre.splits import LEAKY_WARNING
@@ -437,3 +438,4 @@ def download(
 
 main.add_command(yamnet)
 main.add_command(predict)
+main.add_command(serve)

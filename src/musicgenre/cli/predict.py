@@ -55,6 +55,11 @@ FORMATS = ("table", "json", "csv")
     help="Track-level genre: mean of window probabilities, or majority vote of windows.",
 )
 @click.option("--batch-size", type=click.IntRange(1), default=32, help="Windows per model call.")
+@click.option(
+    "--windows",
+    is_flag=True,
+    help="JSON: also list every window's start, top genre, probability and silent flag (as `serve`'s API).",
+)
 @yamnet_weights_option
 @quiet_option
 @click.option("--debug", is_flag=True, help="Show full tracebacks (same as `musicgenre --debug predict`).")
@@ -70,6 +75,7 @@ def predict(
     hop: float | None,
     aggregate: str,
     batch_size: int,
+    windows: bool,
     yamnet_weights: Path | None,
     quiet: bool,
     debug: bool,
@@ -136,7 +142,7 @@ def predict(
 
     records = None
     if record_fmt == "json":
-        records = output.to_json(items, top_k)
+        records = output.to_json(items, top_k, windows=windows)
     elif record_fmt == "csv":
         records = output.to_csv(items, clf.labels, top_k)
 

@@ -6,7 +6,8 @@ Record schema (JSON keys; CSV columns in this order):
 aggregate, model_id, flags, error``, then ``top_k`` (JSON: ``[{"genre", "probability"}, ...]``; CSV:
 ``top1_genre, top1_probability, ...``) and ``probabilities`` (JSON: ``{genre: p}``; CSV: ``prob_<genre>``
 per label). A file that failed has ``error`` set and empty values elsewhere. CSV ``flags`` are joined
-with ``;``. JSON is a list of records.
+with ``;``. JSON is a list of records; with ``windows`` (``predict --windows``, and ``serve``'s API) each
+record also has ``windows``: ``[{"start", "top_genre", "probability", "silent"}, ...]``.
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ Item = PredictionResult | PredictionFailure
 
 
 # ---------------------------------------------------------------------------------------------- records
-def to_records(items: Sequence[Item], top_k: int = 3) -> list[dict]:
-    """One JSON-serialisable record per file."""
-    return [it.to_record(top_k) for it in items]
+def to_records(items: Sequence[Item], top_k: int = 3, *, windows: bool = False) -> list[dict]:
+    """One JSON-serialisable record per file (``windows``: with each window's top genre, see
+    :meth:`PredictionResult.to_record`). ``predict --format json`` and ``serve``'s API both use this."""
+    return [it.to_record(top_k, windows=windows) for it in items]
 
 
-def to_json(items: Sequence[Item], top_k: int = 3) -> str:
+def to_json(items: Sequence[Item], top_k: int = 3, *, windows: bool = False) -> str:
     """The records as a JSON list (indented, newline-terminated)."""
-    return json.dumps(to_records(items, top_k), indent=2, allow_nan=False) + "\n"
+    return json.dumps(to_records(items, top_k, windows=windows), indent=2, allow_nan=False) + "\n"
 
 
 def csv_header(labels: Sequence[str], top_k: int = 3) -> list[str]:

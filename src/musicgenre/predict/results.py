@@ -103,9 +103,13 @@ class PredictionResult:
         order = sorted(self.probabilities.items(), key=lambda kv: (-kv[1], self.labels.index(kv[0])))
         return order[:k]
 
-    def to_record(self, top_k: int = 3) -> dict[str, Any]:
-        """Flat, JSON-serialisable record (the JSON/CSV schema; see :data:`RECORD_KEYS`)."""
-        return {
+    def to_record(self, top_k: int = 3, *, windows: bool = False) -> dict[str, Any]:
+        """Flat, JSON-serialisable record (the JSON/CSV schema; see :data:`RECORD_KEYS`).
+
+        ``windows`` adds ``"windows"``: one ``{"start", "top_genre", "probability", "silent"}`` per window,
+        in time order (JSON only; the web page draws its timeline from them).
+        """
+        rec: dict[str, Any] = {
             "path": self.path,
             "top_genre": self.top_genre,
             "confidence": _r(self.confidence),
@@ -122,6 +126,23 @@ class PredictionResult:
             "top_k": [{"genre": g, "probability": _r(p)} for g, p in self.top_k(top_k)],
             "probabilities": {g: _r(p) for g, p in self.probabilities.items()},
         }
+        if windows:
+            rec["windows"] = self.window_records()
+        return rec
+
+    def window_records(self) -> list[dict[str, Any]]:
+        """Each window's start (s), most likely genre, its probability and whether it is silent."""
+        probs = np.asarray(self.window_probabilities)
+        best = probs.argmax(axis=1) if probs.size else np.zeros(0, dtype=int)
+        return [
+            {
+                "start": round(float(t), 3),
+                "top_genre": self.labels[int(j)],
+                "probability": _r(probs[i, j]),
+                "silent": bool(self.window_silent[i]),
+            }
+            for i, (t, j) in enumerate(zip(self.window_times, best, strict=True))
+        ]
 
     def __repr__(self) -> str:
         conf = f"{self.confidence:.3f}"
@@ -147,12 +168,14 @@ class PredictionFailure:
         """``"<path>: <problem>"``."""
         return f"{self.path}: {self.error}"
 
-    def to_record(self, top_k: int = 3) -> dict[str, Any]:
+    def to_record(self, top_k: int = 3, *, windows: bool = False) -> dict[str, Any]:
         """The same keys as a result's record, with ``error`` set and everything else empty."""
         rec: dict[str, Any] = dict.fromkeys(RECORD_KEYS)
         rec.update(
             path=self.path, model_id=self.model_id, flags=[], error=self.error, top_k=[], probabilities={}
         )
+        if windows:
+            rec["windows"] = []
         return rec
 
 
