@@ -1,4 +1,4 @@
-"""The ``musicgenre`` command line: validate, features, train, evaluate, study, predict, demo, download."""
+"""The ``musicgenre`` command line: validate, features, train, evaluate, study, predict, tag, demo, download."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from musicgenre.cli.common import (
     segment_options,
 )
 from musicgenre.cli.predict import predict
+from musicgenre.cli.tag import tag
 from musicgenre.cli.yamnet import yamnet
 from musicgenre.specs import HeldOut, ProtocolSpec, Runtime, TrainSpec
 from musicgenre.splits import LEAKY_WARNING
@@ -437,3 +438,4 @@ def download(
 
 main.add_command(yamnet)
 main.add_command(predict)
+main.add_command(tag)
