@@ -136,7 +136,15 @@ class MusicnnNetwork(nn.Module):
 
 
 class Musicnn(nn.Module):
-    """musicnn end to end: 16 kHz segments ``(n, samples)`` -> :class:`MusicnnOutput`, one patch per segment."""
+    """musicnn end to end: 16 kHz segments ``(n, samples)`` -> :class:`MusicnnOutput`, one patch per segment.
+
+    ``sample_rate``, ``scene_embedding_size`` and ``timestamp_embedding_size`` (max_pool + mean_pool) follow
+    the HEAR API (see :mod:`musicgenre.musicnn.hear`).
+    """
+
+    sample_rate = 16000
+    scene_embedding_size = 2 * POOL_SIZE
+    timestamp_embedding_size = 2 * POOL_SIZE
 
     def __init__(self, weights: dict[str, np.ndarray], labels: tuple[str, ...]) -> None:
         super().__init__()
