@@ -5,7 +5,7 @@
 
 - ``musicnn-msd`` / ``musicnn-mtt``: one patch per 3 s, without overlap, as musicnn's own tagger
   (``input_length=3``, ``input_overlap=False``); each patch is the 187 frames musicnn feeds its network.
-  A tail shorter than one patch is left out, as musicnn does; a file shorter than one patch is padded with
+  A tail shorter than one patch is left out, as musicnn does (``note`` says so from 10 ms); a file shorter than one patch is padded with
   silence to one patch (``TagResult.note`` says so).
 - ``yamnet``: 0.96 s patches with a 0.48 s hop, the waveform padded by YAMNet's rule.
 
@@ -23,6 +23,7 @@ import numpy as np
 MODELS = ("musicnn-msd", "musicnn-mtt", "yamnet")
 SAMPLE_RATE = 16000
 MUSICNN_PATCH_SECONDS = 3.0
+TAIL_NOTE_SECONDS = 0.01  # a left-out musicnn tail at least this long is mentioned in TagResult.note
 
 
 @dataclass(frozen=True)
@@ -151,9 +152,9 @@ def _musicnn(
         note = f"shorter than one {MUSICNN_PATCH_SECONDS:g} s patch ({short:.2f} s): padded with silence"
         audio = np.pad(audio, (0, patch - audio.shape[0]))
         n = 1
-    elif audio.shape[0] > n * patch:
+    elif audio.shape[0] - n * patch >= TAIL_NOTE_SECONDS * SAMPLE_RATE:
         tail = audio.shape[0] / SAMPLE_RATE - n * MUSICNN_PATCH_SECONDS
-        note = f"the last {tail:.3f} s (less than one patch) is not tagged, as in musicnn"
+        note = f"the last {tail:.2f} s (less than one patch) is not tagged, as in musicnn"
     segments = audio[: n * patch].reshape(n, patch)
     scores = net.infer(segments, batch_size=batch_size).taggram.numpy()
     return scores, tuple(net.labels), bundle.describe(), patch, note
