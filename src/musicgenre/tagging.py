@@ -137,7 +137,7 @@ class TagResult:
 
 
 def _musicnn(
-    audio: np.ndarray, model: str, weights: Any, batch_size: int
+    audio: np.ndarray, model: str, weights: Any, batch_size: int | None
 ) -> tuple[np.ndarray, tuple[str, ...], str, int, str]:
     from musicgenre.musicnn.model import get_model
     from musicgenre.musicnn.weights import resolve_weights
@@ -156,7 +156,7 @@ def _musicnn(
         tail = audio.shape[0] / SAMPLE_RATE - n * MUSICNN_PATCH_SECONDS
         note = f"the last {tail:.2f} s (less than one patch) is not tagged, as in musicnn"
     segments = audio[: n * patch].reshape(n, patch)
-    scores = net.infer(segments, batch_size=batch_size).taggram.numpy()
+    scores = (net.infer(segments, batch_size) if batch_size else net.infer(segments)).taggram.numpy()
     return scores, tuple(net.labels), bundle.describe(), patch, note
 
 
@@ -184,7 +184,7 @@ def tag_audio(
     musicnn_weights: Any = None,
     yamnet_weights: Any = None,
     class_map: str | Path | None = None,
-    batch_size: int = 32,
+    batch_size: int | None = None,
 ) -> TagResult:
     """Tag a mono 16 kHz float32 waveform with ``model`` (one of :data:`MODELS`)."""
     if model not in MODELS:

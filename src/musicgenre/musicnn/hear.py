@@ -35,7 +35,6 @@ __all__ = ["get_scene_embeddings", "get_timestamp_embeddings", "load_model"]
 SAMPLE_RATE = 16000
 PATCH_SAMPLES = 3 * SAMPLE_RATE
 HOP_SAMPLES = PATCH_SAMPLES // 2
-BATCH_SIZE = 32  # patches per forward pass
 
 
 def load_model(model: str = "MSD", weights: str | Path | PretrainedBundle | None = None) -> Musicnn:
@@ -79,7 +78,7 @@ def get_timestamp_embeddings(audio: Tensor, model: Musicnn) -> tuple[Tensor, Ten
     p = num_patches(length)
     padded = F.pad(audio.detach().float().cpu(), (0, PATCH_SAMPLES + (p - 1) * HOP_SAMPLES - length))
     patches = padded.unfold(1, PATCH_SAMPLES, HOP_SAMPLES).reshape(n * p, PATCH_SAMPLES)
-    out = model.infer(patches, batch_size=BATCH_SIZE)
+    out = model.infer(patches)
     embeddings = torch.cat([out.max_pool, out.mean_pool], dim=1).view(n, p, -1).clone()
     ts = timestamps_ms(length).expand(n, -1).contiguous()
     return embeddings.to(audio.device), ts.to(audio.device)
