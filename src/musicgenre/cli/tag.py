@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from musicgenre.cli.common import musicnn_weights_option, yamnet_weights_option
+from musicgenre.tagging import MODELS  # numpy only: models are imported when a file is tagged
 
 if TYPE_CHECKING:
     from musicgenre.tagging import TagResult
-
-MODELS = ("musicnn-msd", "musicnn-mtt", "yamnet")  # musicgenre.tagging.MODELS, without importing it
 
 
 def class_map_option(func: Any) -> Any:
