@@ -9,8 +9,13 @@ the process pool). A feature group given as ``a+b`` is computed in one pass (eac
     python benchmarks/bench_features.py --features mfcc --features yamnet_embedding --workers 2
     python benchmarks/bench_features.py --out benchmarks/results/features.md
 
-Also reported: decoding alone (load_audio + split_segments, one process) and the MFCC module alone
-(a batch of 10 segments, one torch thread).
+Also reported: decoding alone (load_audio + split_segments, one process), the MFCC module alone (a batch of
+10 segments, one torch thread) and the pretrained feature modules alone (``--module-features``, default
+yamnet_embedding and musicnn_msd) on the same real segments, interleaved repetition by repetition, per torch
+thread count: ms per 3 s segment and multiples of real time.
+
+    python benchmarks/bench_features.py --features musicnn_msd --features yamnet_embedding --workers 1 \
+        --max-tracks 20 --out benchmarks/results/features-musicnn.md
 """
 
 from __future__ import annotations
@@ -36,8 +41,16 @@ from musicgenre.store import build_stores
 DEFAULT_GROUPS = ["waveform", "mfcc", "waveform+mfcc"]
 
 
-def bench_build(root: Path, group: list[str], workers: int, segment: SegmentConfig) -> dict:
+def select_tracks(root: Path, max_tracks: int | None) -> DatasetIndex:
+    """The dataset, or ``max_tracks`` of its tracks spread evenly over it (so over its genres)."""
     index = scan_dataset(root)
+    if not max_tracks or max_tracks >= len(index.tracks):
+        return index
+    picks = np.linspace(0, len(index.tracks) - 1, max_tracks).round().astype(int)
+    return DatasetIndex(root=index.root, tracks=[index.tracks[i] for i in picks])
+
+
+def bench_build(index: DatasetIndex, group: list[str], workers: int, segment: SegmentConfig) -> dict:
     configs = [make_config(name) for name in group]
     with tempfile.TemporaryDirectory(prefix="mg-bench-") as tmp:
         load = os.getloadavg()[0]
@@ -76,11 +89,11 @@ def bench_pool_start(root: Path, workers: int, segment: SegmentConfig) -> float:
         return time.perf_counter() - start
 
 
-def bench_decode(root: Path, segment: SegmentConfig) -> tuple[float, float]:
+def bench_decode(index: DatasetIndex, segment: SegmentConfig) -> tuple[float, float]:
     """(seconds of audio, wall seconds) to decode, resample and segment every track in this process."""
     audio = 0.0
     start = time.perf_counter()
-    for t in scan_dataset(root).tracks:
+    for t in index.tracks:
         x = load_audio(t.path, segment.sample_rate)
         split_segments(x, segment)
         audio += x.size / segment.sample_rate
@@ -105,6 +118,54 @@ def bench_mfcc_batch(segment: SegmentConfig, repeats: int = 50) -> float:
     return float(np.median(times) * 1e3)
 
 
+def real_segments(index: DatasetIndex, segment: SegmentConfig, count: int) -> np.ndarray:
+    """The first ``count`` segments of the tracks, in order: ``(count, samples)`` at the segment rate."""
+    parts: list[np.ndarray] = []
+    for t in index.tracks:
+        parts.extend(split_segments(load_audio(t.path, segment.sample_rate), segment).samples)
+        if len(parts) >= count:
+            break
+    return np.stack(parts[:count]).astype(np.float32)
+
+
+def bench_modules(
+    names: list[str], segments: np.ndarray, segment: SegmentConfig, threads: int, repeats: int = 5
+) -> list[dict]:
+    """ms per segment of each feature module on the same segments (models loaded first), interleaved."""
+    configs = {n: make_config(n) for n in names}
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for cfg in configs.values():
+            extract(cfg, segments[:2], segment.sample_rate)  # loads the model, warms the kernels
+        load = os.getloadavg()[0]
+        times: dict[str, list[float]] = {n: [] for n in names}
+        cpu: dict[str, list[float]] = {n: [] for n in names}
+        for _ in range(repeats):
+            for n, cfg in configs.items():
+                t0, c0 = time.perf_counter(), time.process_time()
+                extract(cfg, segments, segment.sample_rate)
+                times[n].append((time.perf_counter() - t0) / len(segments) * 1e3)
+                cpu[n].append((time.process_time() - c0) / len(segments) * 1e3)
+    finally:
+        torch.set_num_threads(before)
+    seg_ms = segment.segment_seconds * 1e3
+    return [
+        {
+            "feature": n,
+            "threads": threads,
+            "segments": len(segments),
+            "ms": float(np.median(times[n])),
+            "best_ms": float(np.min(times[n])),
+            "cpu_ms": float(np.median(cpu[n])),
+            "realtime": seg_ms / float(np.median(times[n])),
+            "best_realtime": seg_ms / float(np.min(times[n])),
+            "load": f"{load:.1f}/{os.getloadavg()[0]:.1f}",
+        }
+        for n in names
+    ]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=shared_dir() / "data" / "gtzan-mini")
@@ -114,24 +175,46 @@ def main(argv: list[str] | None = None) -> None:
         help="feature group to build, e.g. mfcc or waveform+mfcc (repeatable; default: %(default)s)",
     )
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts (default 1,2)")
+    parser.add_argument("--max-tracks", type=int, help="use this many tracks, spread over the dataset")
+    parser.add_argument(
+        "--module-features",
+        default="yamnet_embedding,musicnn_msd",
+        help="comma-separated features timed alone on the same segments ('' to skip; default %(default)s)",
+    )
+    parser.add_argument("--module-segments", type=int, default=40, help="real segments for the module timing")
+    parser.add_argument("--module-threads", default="1,2", help="torch thread counts for the module timing")
     parser.add_argument("--out", type=Path, help="write a markdown report here")
     args = parser.parse_args(argv)
     groups = [g.split("+") for g in (args.features or DEFAULT_GROUPS)]
+    modules = [m for m in args.module_features.split(",") if m]
     known = set(feature_names())
-    for g in groups:
+    for g in [*groups, modules]:
         for name in g:
             if name not in known:
                 parser.error(f"unknown feature {name!r}; known: {', '.join(sorted(known))}")
     workers = [int(w) for w in args.workers.split(",")]
     segment = SegmentConfig()
 
+    index = select_tracks(args.data, args.max_tracks)
     print(describe_machine(), flush=True)
-    audio, wall = bench_decode(args.data, segment)
+    audio, wall = bench_decode(index, segment)
     print(
         f"decode+resample+segment only: {audio:.0f} s audio in {wall:.2f} s = {audio / wall:.0f} x realtime"
     )
     mfcc_ms = bench_mfcc_batch(segment)
     print(f"MFCC module, 10 segments, 1 thread: {mfcc_ms:.1f} ms (median)")
+    module_rows: list[dict] = []
+    if modules:
+        segs = real_segments(index, segment, args.module_segments)
+        for threads in [int(t) for t in args.module_threads.split(",")]:
+            for r in bench_modules(modules, segs, segment, threads):
+                module_rows.append(r)
+                print(
+                    f"module {r['feature']:<18} threads={threads}: {r['ms']:.1f} ms/segment median "
+                    f"(best {r['best_ms']:.1f}; CPU {r['cpu_ms']:.1f}) = {r['realtime']:.0f} x realtime "
+                    f"(best {r['best_realtime']:.0f}) on {r['segments']} segments, load {r['load']}",
+                    flush=True,
+                )
     pool_start = None
     if max(workers) > 1:
         pool_start = bench_pool_start(args.data, max(workers), segment)
@@ -141,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for g in groups:
         for w in workers:
-            r = bench_build(args.data, g, w, segment)
+            r = bench_build(index, g, w, segment)
             rows.append(r)
             print(
                 f"{r['group']:<22} workers={w}: {r['audio_s']:.0f} s audio in {r['wall_s']:.2f} s "
@@ -195,6 +278,25 @@ def main(argv: list[str] | None = None) -> None:
             f"- MFCC module alone: {mfcc_ms:.1f} ms for a batch of 10 segments (30 s of audio), one torch thread.",
             "",
         ]
+        if module_rows:
+            lines += [
+                "## Feature modules alone, on the same real segments",
+                "",
+                f"`extract(config, segments)` on the first {module_rows[0]['segments']} segments of the tracks "
+                "above, models loaded beforehand; the features alternate repetition by repetition (5 each). "
+                "x real time = segment length / wall time per segment. `load`: 1-minute load average "
+                "before/after.",
+                "",
+                "| feature | torch threads | ms/segment (median) | ms/segment (best) | CPU ms/segment "
+                "| x real time (median) | x real time (best) | load |",
+                "|---|---:|---:|---:|---:|---:|---:|---|",
+                *(
+                    f"| {r['feature']} | {r['threads']} | {r['ms']:.1f} | {r['best_ms']:.1f} | {r['cpu_ms']:.1f} "
+                    f"| {r['realtime']:.0f} | {r['best_realtime']:.0f} | {r['load']} |"
+                    for r in module_rows
+                ),
+                "",
+            ]
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text("\n".join(lines))
         print(f"wrote {args.out}")

@@ -1,4 +1,4 @@
-"""The ``musicgenre`` command line: validate, features, train, evaluate, study, predict, demo, download."""
+"""The ``musicgenre`` command line: validate, features, train, evaluate, study, predict, tag, demo, download."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from musicgenre.cli.common import (
 )
 from musicgenre.cli.predict import predict
 from musicgenre.cli.serve import serve
+from musicgenre.cli.tag import tag
 from musicgenre.cli.yamnet import yamnet
 from musicgenre.specs import HeldOut, ProtocolSpec, Runtime, TrainSpec
 from musicgenre.splits import LEAKY_WARNING
@@ -439,3 +440,4 @@ def download(
 main.add_command(yamnet)
 main.add_command(predict)
 main.add_command(serve)
+main.add_command(tag)

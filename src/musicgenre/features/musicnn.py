@@ -24,7 +24,6 @@ from musicgenre.pretrained import WeightsFamily
 
 SAMPLE_RATE = 16000
 POOLED_SIZE = 2 * 753
-BATCH_SIZE = 32  # segments per forward pass
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def extract_pooled(config: _MusicnnConfig, segments: np.ndarray, sample_rate: in
     x = _to_16k(segments, sample_rate)
     if x.shape[0] == 0:
         return np.zeros((0, POOLED_SIZE), np.float32)
-    out = get_model(config.bundle(), model=config.model).infer(x, batch_size=BATCH_SIZE)
+    out = get_model(config.bundle(), model=config.model).infer(x)
     return np.concatenate([out.max_pool.numpy(), out.mean_pool.numpy()], axis=1).astype(np.float32)
 
 

@@ -1,4 +1,4 @@
-"""AudioSet class names and "top classes over time" for the ``musicgenre yamnet tag`` sanity tool.
+"""AudioSet class names and "top classes over time" for ``musicgenre tag --model yamnet`` and ``yamnet tag``.
 
 The class map ``yamnet_class_map.csv`` (index, mid, display_name; 521 rows; Apache-2.0, from Google's
 YAMNet repository) is not shipped with the package. :func:`resolve_class_map` finds it, first hit wins:
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ import numpy as np
 from musicgenre import settings
 from musicgenre.download import DownloadError, download_file
 from musicgenre.errors import MusicGenreError
+from musicgenre.tagging import TagRow, group_rows, top_tags
 from musicgenre.yamnet import params as P
 
 CLASS_MAP_NAME = "yamnet_class_map.csv"
@@ -88,19 +88,9 @@ def load_class_names(path: str | Path | None = None) -> list[str]:
     return [names[i] for i in range(P.NUM_CLASSES)]
 
 
-@dataclass(frozen=True)
-class TagRow:
-    """The top classes of one stretch of audio: ``start``/``end`` in seconds, ``(name, score)`` pairs."""
-
-    start: float
-    end: float
-    top: list[tuple[str, float]]
-
-
 def top_classes(scores: np.ndarray, names: list[str], k: int) -> list[tuple[str, float]]:
     """The ``k`` best ``(name, score)`` of a ``(521,)`` score vector, best first (ties by class index)."""
-    order = np.lexsort((np.arange(scores.shape[0]), -scores))[:k]
-    return [(names[i], float(scores[i])) for i in order]
+    return top_tags(scores, names, k)
 
 
 def tag_rows(
@@ -114,17 +104,17 @@ def tag_rows(
     """Average ``(patches, 521)`` scores over groups of ``patches_per_row`` patches and take the top ``k``.
 
     Patch ``i`` covers ``[0.48 i, 0.48 i + 0.96)`` s; a row spans its first patch's start to its last patch's
-    end, cut at ``duration`` when given.
+    end, cut at ``duration`` when given (see :func:`musicgenre.tagging.group_rows`).
     """
     hop = P.PATCH_HOP_SAMPLES / P.SAMPLE_RATE
     window = P.PATCH_FRAMES * P.STFT_HOP_SAMPLES / P.SAMPLE_RATE
-    rows = []
-    step = max(1, patches_per_row)
-    for start in range(0, scores.shape[0], step):
-        block = scores[start : start + step]
-        t0 = start * hop
-        t1 = (start + block.shape[0] - 1) * hop + window
-        if duration is not None:
-            t1 = min(t1, max(duration, t0))
-        rows.append(TagRow(t0, t1, top_classes(block.mean(axis=0), names, top_k)))
-    return rows
+    starts = hop * np.arange(scores.shape[0])
+    return group_rows(
+        scores,
+        names,
+        starts,
+        starts + window,
+        top_k=top_k,
+        patches_per_row=patches_per_row,
+        duration=duration,
+    )
