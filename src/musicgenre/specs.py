@@ -67,7 +67,7 @@ class TrainSpec:
 
         return (
             {"mapping_file": str(self.zeroshot_map)}
-            if get_model_spec(model_name).trainer in ("zeroshot", "anchored")
+            if get_model_spec(model_name).trainer in ("zeroshot", "anchored", "finetune")
             else {}
         )
 
@@ -84,7 +84,7 @@ class TrainSpec:
         if self.augment is not None:
             from musicgenre.models import get_model_spec
 
-            if get_model_spec(model_name).trainer == "torch":
+            if get_model_spec(model_name).trainer in ("torch", "finetune"):
                 cfg.augment = self.augment
         return cfg
 

@@ -94,6 +94,12 @@ _BASE_ROWS: tuple[StudyRow, ...] = (
         ("yamnet_embedding",),
         augment=Augment(mixup_alpha=0.2, time_masks=1, feature_masks=2, mask_fraction=0.15),
     ),
+    StudyRow(
+        "finetune_yamnet",
+        "Fine-tuned YAMNet (last 2 layers) + anchored head",
+        "finetune_yamnet",
+        ("yamnet_logmel",),
+    ),
     StudyRow("probe_musicnn", "Linear probe (musicnn MSD max+mean)", "probe", ("musicnn_msd",)),
     StudyRow(
         "probe_yamnet_musicnn",

@@ -8,6 +8,7 @@ from musicgenre.models import (  # noqa: F401
     cnn2d,
     combined,
     ensemble,
+    finetune,
     probe,
     waveform_cnn,
     zeroshot,

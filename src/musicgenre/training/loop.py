@@ -105,13 +105,20 @@ def lr_at(step: int, total_steps: int, steps_per_epoch: int, config: TrainConfig
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW (or SGD) with weight decay on weight matrices/kernels only, not biases or norm parameters."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
-    groups = [
-        {"params": decay, "weight_decay": config.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
+    """AdamW (or SGD) with weight decay on weight matrices/kernels only, not biases or norm parameters.
+
+    A model with a ``param_groups(weight_decay)`` method (a fine-tuned backbone) gives its own groups; a
+    group's ``lr_scale`` multiplies the scheduled learning rate.
+    """
+    if hasattr(model, "param_groups"):
+        groups = model.param_groups(config.weight_decay)
+    else:
+        decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
+        no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
+        groups = [
+            {"params": decay, "weight_decay": config.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True)
     return torch.optim.AdamW(groups, lr=config.lr)
@@ -211,7 +218,7 @@ def train_epoch(
         assert y is not None
         lr = lr_at(step, total_steps, steps_per_epoch, config)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         optimizer.zero_grad(set_to_none=True)
         if aug.active:
             mixed = apply_augment(x, y, aug, aug_rng, aug_gen)
@@ -220,6 +227,8 @@ def train_epoch(
         else:
             logits = model(x)
             loss = loss_fn(logits, y)
+        if hasattr(model, "penalty"):  # e.g. L2-SP toward a pretrained anchor
+            loss = loss + model.penalty()
         if not torch.isfinite(loss):
             raise TrainingError(
                 f"{name}: the training loss became {float(loss)} at epoch {epoch + 1}, "

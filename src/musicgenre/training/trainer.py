@@ -313,7 +313,7 @@ def train_model(
             return _fit_anchored(prep, meta, progress)
         if prep.spec.trainer == "ensemble":
             return _fit_ensemble(prep, meta)
-        return _train_torch(prep, meta, progress, on_epoch_end)
+        return _train_torch(prep, meta, progress, on_epoch_end)  # "torch" and "finetune"
 
 
 def load_train_result(out_dir: str | Path) -> TrainResult:
@@ -412,7 +412,15 @@ def _train_torch(
     prep: _Prepared, meta: dict[str, Any] | None, progress: bool, on_epoch_end: EpochCallback | None
 ) -> TrainResult:
     cfg, folder = prep.config, prep.folder
-    model = _build(prep)
+    pretrained = prep.spec.trainer == "finetune"
+    if pretrained:
+        from musicgenre.training.finetune_fit import init_finetune
+
+        (name,) = prep.inputs
+        model = _build(prep)
+        init_finetune(model, prep.feature_configs[name], prep.label_names, prep.model_options)
+    else:
+        model = _build(prep)
     optimizer = make_optimizer(model, cfg)
     resume = folder.load_state()
     if resume is not None:
@@ -423,7 +431,11 @@ def _train_torch(
             tqdm.write(f"{prep.model_name}: resuming after epoch {state.epoch}/{cfg.epochs}", file=sys.stderr)
     else:
         state = LoopState()
-        normalisation = compute_all_normalisation(prep.inputs, prep.feature_configs, prep.split.train)
+        normalisation = (
+            {}  # a pretrained backbone takes its own input as it is
+            if pretrained
+            else compute_all_normalisation(prep.inputs, prep.feature_configs, prep.split.train)
+        )
     resumed_from = state.epoch
 
     def after_epoch(done: LoopState, improved: bool) -> None:

@@ -1,0 +1,37 @@
+"""Initialisation of a fine-tuned backbone (``trainer="finetune"``): pretrained weights and anchored head.
+
+The torch loop then trains it like every other model (same protocols, checkpoints and ``predict``), with
+two differences the model itself declares: its optimizer groups (:meth:`param_groups`: a lower learning
+rate for the backbone, no weight decay) and a penalty added to the loss (:meth:`penalty`: L2-SP toward
+the head's anchor). Its input is not normalised: the backbone expects YAMNet's own log-mel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from musicgenre.features.registry import FeatureConfig
+from musicgenre.models.anchored import anchor_rows
+from musicgenre.training.result import TrainingError
+
+
+def init_finetune(model: Any, config: FeatureConfig, label_names: list[str], options: dict[str, Any]) -> None:
+    """Load YAMNet's convolutions (the weights ``config``, the log-mel feature, names) into ``model`` and
+    set its head's anchor from the AudioSet rows of each genre's classes; ``options`` get the class table."""
+    from musicgenre.training.zeroshot_fit import zeroshot_options
+    from musicgenre.yamnet.weights import load_weights
+
+    if config.name != "yamnet_logmel":
+        raise TrainingError(f"finetune_yamnet takes yamnet_logmel, not {config.name}")
+    mapping_file = options.pop("mapping_file", None)
+    from musicgenre.models.zeroshot import read_mapping
+
+    options.update(zeroshot_options(label_names, read_mapping(mapping_file) if mapping_file else None))
+    fused = load_weights(getattr(config, "source", None))
+    with torch.no_grad():
+        for module, conv in zip(model.cnn.layers, fused.convs, strict=True):
+            module.conv.weight.copy_(torch.as_tensor(conv.weight, dtype=torch.float32))
+            module.conv.bias.copy_(torch.as_tensor(conv.bias, dtype=torch.float32))
+    model.set_anchor(*anchor_rows(fused.dense_weight, fused.dense_bias, options["classes"]))
