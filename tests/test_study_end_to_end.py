@@ -141,8 +141,8 @@ def test_held_out_evaluation_can_keep_the_padding(tiny_demo: Path, cache: Path, 
 def test_select_rows() -> None:
     assert [r.key for r in select_rows("cnn2d", None)] == ["cnn_mfcc", "cnn_spectrogram"]
     assert {r.key for r in select_rows(None, "mfcc,waveform")} == {"cnn_mfcc", "lstm_mfcc", "waveform_cnn"}
-    # the study's 7, ours 3, the zero-shot floor, the anchored head, an augmented row, a fine-tuned row, 3 musicnn rows, 3 ensembles
-    assert len(select_rows(None, None)) == len(STUDY_ROWS) == 20
+    # the study's 7, ours 3, the zero-shot floor, the anchored head, an augmented row, a fine-tuned row, 3 musicnn rows, 5 ensembles
+    assert len(select_rows(None, None)) == len(STUDY_ROWS) == 22
     with pytest.raises(Exception, match="unknown study row"):
         select_rows("resnet", None)
     study_rows = [r for r in STUDY_ROWS if r.study_accuracy is not None]

@@ -128,9 +128,19 @@ STUDY_ROWS: tuple[StudyRow, ...] = (
         ("zeroshot_yamnet", "probe_musicnn"),
     ),
     ensemble_row(
+        "ensemble_zeroshot_anchored_musicnn",
+        "Ensemble: zero-shot + anchored head + musicnn probe",
+        ("zeroshot_yamnet", "anchored_yamnet", "probe_musicnn"),
+    ),
+    ensemble_row(
         "ensemble_lstm_musicnn",
         "Ensemble: LSTM Embedding + musicnn probe",
         ("lstm_embedding", "probe_musicnn"),
+    ),
+    ensemble_row(
+        "ensemble_zeroshot_lstm_musicnn",
+        "Ensemble: zero-shot + LSTM Embedding + musicnn probe",
+        ("zeroshot_yamnet", "lstm_embedding", "probe_musicnn"),
     ),
 )
 
