@@ -8,22 +8,21 @@ import numpy as np
 import torch
 
 from musicgenre.audio.segment import SegmentConfig
+from musicgenre.features.yamnet_activations import modules_of_layers
 from musicgenre.models import build_model
-from musicgenre.models.finetune import FinetunedYAMNet, modules_of_layers
+from musicgenre.models.finetune import FinetunedYAMNet
 from musicgenre.models.zeroshot import YAMNET_GENRE_CLASSES
 from musicgenre.splits import Split
 
 GENRES = sorted(YAMNET_GENRE_CLASSES)
 
 
-def _logmel_config(yamnet_dir: Path):
+def _logmel_config(yamnet_dir: Path, name: str = "yamnet_logmel"):
     from musicgenre.features import make_config
     from musicgenre.features.pretrained import with_weights
     from musicgenre.yamnet.weights import resolve_weights
 
-    return with_weights(
-        {"yamnet_logmel": make_config("yamnet_logmel")}, resolve_weights(yamnet_dir / "yamnet_int8.tflite")
-    )
+    return with_weights({name: make_config(name)}, resolve_weights(yamnet_dir / "yamnet_int8.tflite"))
 
 
 def _real_segments(gtzan_mini: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +39,10 @@ def _real_segments(gtzan_mini: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_layer_module_count() -> None:
+    from musicgenre.features.yamnet_activations import boundary_shape
+
     assert modules_of_layers(0) == 0 and modules_of_layers(1) == 1 and modules_of_layers(14) == 27
+    assert boundary_shape(12) == (512, 6, 4) and boundary_shape(13) == (1024, 3, 2)
     model = build_model("finetune_yamnet", {"yamnet_logmel": (336, 64)}, 10, freeze_layers=12)
     trainable = [m for m in model.cnn.layers if any(p.requires_grad for p in m.parameters())]
     assert len(trainable) == 27 - modules_of_layers(12) == 4
@@ -88,6 +90,14 @@ def test_starts_as_yamnet_and_trains_only_the_unfrozen_layers(gtzan_mini: Path, 
     )
     assert model.head.weight.grad is not None
     assert float(model.penalty().detach()) == 0.0  # at the anchor
+    # The cached activations after the frozen layers give the same embedding as running them.
+    acfg = _logmel_config(yamnet_dir, "yamnet_activations")["yamnet_activations"]
+    acts = extract_many([acfg], segs, 16000)[acfg.key()]
+    assert acts.shape == (4, 6, 512, 6, 4)
+    cached = build_model("finetune_yamnet", {"yamnet_activations": acts.shape[1:]}, 10)
+    init_finetune(cached, acfg, GENRES, {})
+    with torch.no_grad():
+        torch.testing.assert_close(cached.embed(torch.from_numpy(acts)), want, atol=1e-5, rtol=1e-5)
 
 
 def test_a_run_trains_checkpoints_and_predicts(tmp_path: Path, gtzan_mini: Path, yamnet_dir: Path) -> None:
@@ -97,13 +107,13 @@ def test_a_run_trains_checkpoints_and_predicts(tmp_path: Path, gtzan_mini: Path,
     from musicgenre.training import train_model
     from musicgenre.training.trainer import TrainConfig
 
-    cfgs = _logmel_config(yamnet_dir)
-    cfg = cfgs["yamnet_logmel"]
+    cfgs = _logmel_config(yamnet_dir, "yamnet_activations")
+    cfg = cfgs["yamnet_activations"]
     segs, labels = _real_segments(gtzan_mini, 12)
-    logmel = extract_many([cfg], segs, 16000)[cfg.key()]
+    acts = extract_many([cfg], segs, 16000)[cfg.key()]
     split = Split("t", "track", np.arange(8), np.arange(8, 12), np.arange(0))
     res = train_model(
-        "finetune_yamnet", {"yamnet_logmel": logmel}, labels, split, label_names=GENRES, feature_configs=cfgs,
+        "finetune_yamnet", {"yamnet_activations": acts}, labels, split, label_names=GENRES, feature_configs=cfgs,
         segment_config=SegmentConfig(), config=TrainConfig(epochs=2, batch_size=4, lr=1e-3), out_dir=tmp_path / "ft",
         progress=False,
     )  # fmt: skip

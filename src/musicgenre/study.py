@@ -98,7 +98,7 @@ _BASE_ROWS: tuple[StudyRow, ...] = (
         "finetune_yamnet",
         "Fine-tuned YAMNet (last 2 layers) + anchored head",
         "finetune_yamnet",
-        ("yamnet_logmel",),
+        ("yamnet_activations",),
     ),
     StudyRow("probe_musicnn", "Linear probe (musicnn MSD max+mean)", "probe", ("musicnn_msd",)),
     StudyRow(

@@ -4,7 +4,7 @@ Features computed by pretrained models carry their weights in the config (:mod:`
 """
 
 # The built-in features register themselves on import (lhotse-style); this is the one place they are imported.
-from musicgenre.features import mfcc, musicnn, waveform, yamnet  # noqa: F401
+from musicgenre.features import mfcc, musicnn, waveform, yamnet, yamnet_activations  # noqa: F401
 from musicgenre.features.pretrained import PretrainedFeatureConfig, with_weights
 from musicgenre.features.registry import (
     FeatureConfig,

@@ -1,10 +1,15 @@
 """``finetune_yamnet``: YAMNet's network trained end to end on each segment, with an anchored genre head.
 
-Input: the segment's YAMNet log-mel ``yamnet_logmel`` ``(336, 64)``, not normalised. The frontend has no
-weights, so the cached log-mel is exactly what YAMNet's own frontend gives the network; caching it spares
-every epoch the STFT. The log-mel is cut into YAMNet's 0.96 s patches (hop 0.48 s), each patch goes
-through YAMNet's convolutions, the patch embeddings are averaged over the segment, and a linear head gives
-the genre logits.
+Input, not normalised, either of:
+
+* ``yamnet_activations`` ``(patches, 512, 6, 4)``: the feature maps after the frozen layers, cached once
+  (:mod:`musicgenre.features.yamnet_activations`, whose ``layer`` must equal ``freeze_layers``). Each epoch
+  then runs only the layers above: the study's row, about 20 times cheaper per epoch on a CPU.
+* ``yamnet_logmel`` ``(336, 64)``: YAMNet's log-mel, cut into 0.96 s patches (hop 0.48 s) that go through
+  all of YAMNet's convolutions (the frozen ones without gradients). Needed to unfreeze other layers without
+  a new cache.
+
+The patch embeddings are averaged over the segment, and a linear head gives the genre logits.
 
 * Initialisation (:mod:`musicgenre.training.finetune_fit`): the convolutions from the YAMNet weights that
   the log-mel feature names; the head from YAMNet's AudioSet rows for each genre's classes (as
@@ -28,6 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from musicgenre.features.yamnet_activations import boundary_shape, modules_of_layers
 from musicgenre.models.layers import only_input, parse_options
 from musicgenre.models.registry import register_model
 from musicgenre.yamnet import params as P
@@ -47,17 +53,14 @@ class FinetuneOptions:
     l2sp: float = 1e-2
 
 
-def modules_of_layers(n_layers: int) -> int:
-    """How many of :class:`YAMNetCNN`'s conv modules the first ``n_layers`` of YAMNet's 14 layers hold (the
-    first is one full conv, every later one a depthwise and a pointwise conv)."""
-    return 0 if n_layers <= 0 else 1 + 2 * (n_layers - 1)
-
-
 class FinetunedYAMNet(nn.Module):
     """``{name: (B, frames, 64)}`` log-mel -> logits ``(B, n_classes)``."""
 
-    def __init__(self, input_name: str, n_classes: int, opts: FinetuneOptions) -> None:
+    def __init__(
+        self, input_name: str, n_classes: int, opts: FinetuneOptions, *, from_activations: bool
+    ) -> None:
         super().__init__()
+        self.from_activations = from_activations
         if not 0 <= opts.freeze_layers <= len(P.LAYER_DEFS):
             raise ValueError(f"freeze_layers must be in 0..{len(P.LAYER_DEFS)}, got {opts.freeze_layers}")
         self.input_name = input_name
@@ -79,15 +82,20 @@ class FinetunedYAMNet(nn.Module):
         self.head.weight.copy_(self.anchor_weight)
         self.head.bias.copy_(self.anchor_bias)
 
-    def embed(self, log_mel: Tensor) -> Tensor:
-        """``(B, frames, 64)`` -> the mean patch embedding ``(B, 1024)``."""
-        patches = patches_from_log_mel(log_mel)  # (B, P, 96, 64)
-        b, p = patches.shape[:2]
-        x = patches.reshape(b * p, 1, P.PATCH_FRAMES, P.PATCH_BANDS)
+    def embed(self, x: Tensor) -> Tensor:
+        """Log-mel ``(B, frames, 64)`` or frozen activations ``(B, P, C, H, W)`` -> the mean patch embedding
+        ``(B, 1024)``."""
         layers = list(self.cnn.layers)
-        with torch.no_grad():
-            for module in layers[: self.n_frozen]:
-                x = module(x)
+        if self.from_activations:
+            b, p = x.shape[:2]
+            x = x.reshape(b * p, *x.shape[2:])
+        else:
+            patches = patches_from_log_mel(x)  # (B, P, 96, 64)
+            b, p = patches.shape[:2]
+            x = patches.reshape(b * p, 1, P.PATCH_FRAMES, P.PATCH_BANDS)
+            with torch.no_grad():
+                for module in layers[: self.n_frozen]:
+                    x = module(x)
         for module in layers[self.n_frozen :]:
             x = module(x)
         return x.mean(dim=(-2, -1)).view(b, p, -1).mean(1)
@@ -118,18 +126,26 @@ class FinetunedYAMNet(nn.Module):
 
 @register_model(
     "finetune_yamnet",
-    description="YAMNet fine-tuned end to end on the log-mel (first layers frozen) with an anchored head",
-    input_ndim=frozenset({2}),
+    description="YAMNet fine-tuned (first layers frozen, their output cached) with an anchored head",
+    input_ndim=frozenset({2, 4}),
     trainer="finetune",
 )
 def build_finetune_yamnet(
     input_shapes: Mapping[str, tuple[int, ...]], n_classes: int, **options: Any
 ) -> nn.Module:
-    """Builder registered as ``finetune_yamnet``; its input is ``yamnet_logmel`` ``(frames, 64)``."""
+    """Builder registered as ``finetune_yamnet``: its input is ``yamnet_activations`` ``(patches, C, H, W)``
+    after layer ``freeze_layers``, or ``yamnet_logmel`` ``(frames, 64)``."""
     opts = parse_options(FinetuneOptions, options, "finetune_yamnet")
     name, shape = only_input("finetune_yamnet", input_shapes)
+    if len(shape) == 4:
+        if tuple(shape[1:]) != boundary_shape(opts.freeze_layers):
+            raise ValueError(
+                f"finetune_yamnet with freeze_layers={opts.freeze_layers} takes the activations after that "
+                f"layer, (*, {boundary_shape(opts.freeze_layers)}); got {shape}"
+            )
+        return FinetunedYAMNet(name, n_classes, opts, from_activations=True)
     if shape[-1] != P.MEL_BANDS or shape[0] < P.PATCH_FRAMES:
         raise ValueError(
             f"finetune_yamnet takes YAMNet's log-mel (frames >= {P.PATCH_FRAMES}, {P.MEL_BANDS}); got {shape}"
         )
-    return FinetunedYAMNet(name, n_classes, opts)
+    return FinetunedYAMNet(name, n_classes, opts, from_activations=False)

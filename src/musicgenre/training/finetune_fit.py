@@ -23,8 +23,14 @@ def init_finetune(model: Any, config: FeatureConfig, label_names: list[str], opt
     from musicgenre.training.zeroshot_fit import zeroshot_options
     from musicgenre.yamnet.weights import load_weights
 
-    if config.name != "yamnet_logmel":
-        raise TrainingError(f"finetune_yamnet takes yamnet_logmel, not {config.name}")
+    if config.name not in ("yamnet_logmel", "yamnet_activations"):
+        raise TrainingError(f"finetune_yamnet takes yamnet_activations or yamnet_logmel, not {config.name}")
+    layer = getattr(config, "layer", None)
+    if layer is not None and layer != model.opts.freeze_layers:
+        raise TrainingError(
+            f"finetune_yamnet freezes {model.opts.freeze_layers} layers but its input holds the activations "
+            f"after layer {layer}"
+        )
     mapping_file = options.pop("mapping_file", None)
     from musicgenre.models.zeroshot import read_mapping
 
