@@ -77,3 +77,23 @@ def test_told_apart_needs_the_interval_and_the_paired_test() -> None:
     assert Comparison("a", "b", "held-out, unseen artists", diff).distinguishable
     across = Interval(0.1, -0.05, 0.25, 20, 0.95, "paired bootstrap")
     assert not Comparison("a", "b", "held-out, unseen artists", across).distinguishable
+
+
+def test_ablation_steps_compare_with_and_without_on_unseen_artists(tmp_path: Path) -> None:
+    from musicgenre.evaluation.ablation import ablation_markdown, run_ablation
+
+    right = {"plain": [True] * 10 + [False] * 10, "anchored": [True] * 20}
+    for key, ok in right.items():
+        _predictions(tmp_path / key, ok)
+        held = tmp_path / key / "eval-held"
+        _predictions(held, ok)
+        (held / ARTISTS_FILE).write_text(json.dumps({"seen_tracks": [], "unseen_tracks": TRACKS}))
+    steps, missing = run_ablation(
+        tmp_path, [("anchoring", "plain", "anchored"), ("fine-tuning", "anchored", "finetuned")]
+    )
+    assert [s.ingredient for s in steps] == ["anchoring"] and "fine-tuning" in missing[0]
+    (step,) = steps
+    assert step.unseen is not None and step.unseen.difference.estimate == pytest.approx(0.5)
+    assert step.test.difference.estimate == pytest.approx(0.5) and step.test.distinguishable
+    table = ablation_markdown(steps, missing)
+    assert "`plain` -> `anchored`" in table and "+0.500" in table and "Not in this study" in table
