@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import sys
 import tempfile
@@ -114,10 +115,12 @@ def train_row(key: str, args: argparse.Namespace, work: Path):
 
 
 def main(argv: list[str] | None = None) -> int:
+    import torch
+
     from musicgenre import default_model as dm
     from musicgenre.bundled import CARD_NAME, CHECKPOINT_NAME
-    from musicgenre.checkpoint import load_checkpoint, save_checkpoint
-    from musicgenre.fileio import write_text
+    from musicgenre.checkpoint import load_checkpoint
+    from musicgenre.fileio import write_bytes, write_text
     from musicgenre.study import STUDY_ROWS, ZERO_SHOT_FLOOR
 
     args = parse_args(argv)
@@ -156,7 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     if threshold is None:
         meta.pop("low_confidence")
     ckpt.meta = meta
-    out = save_checkpoint(ckpt, args.out / CHECKPOINT_NAME)
+    # Through memory, then written atomically: torch.save names the archive after the file, and the
+    # atomic write's temporary name is random, so this keeps two builds byte-identical.
+    buf = io.BytesIO()
+    torch.save(ckpt.to_payload(), buf)
+    out = write_bytes(args.out / CHECKPOINT_NAME, buf.getvalue())
+    load_checkpoint(out)  # it loads with weights_only=True
     card = render_card(sel, chosen, dec, threshold, band, meta, ckpt.labels, n_tracks, args)
     write_text(args.out / CARD_NAME, card)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) and {args.out / CARD_NAME}")
@@ -241,7 +249,7 @@ lands, the script is re-run and this card regenerated.**
 - Members: {", ".join(row.members) if row.members else "none (a single model)"}.
 - Labels: {", ".join(labels)}.
 - Input: 3 s windows of audio at 16 kHz (predict labels any length in windows and averages them).
-- Only the head ships in the package ({args.out.name}/model.ckpt, loaded with `weights_only=True`); the
+- Only the head ships in the package (src/musicgenre/bundled/model.ckpt, loaded with `weights_only=True`); the
   feature backbone (YAMNet; musicnn where used) is resolved at run time as for any checkpoint.
   {weights}
 
