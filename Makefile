@@ -6,7 +6,7 @@ PIP     = $(PY) -m pip
 STAMP   = $(VENV)/.installed
 STAMP_DEV = $(VENV)/.installed-dev
 
-.PHONY: install install-dev demo test lint format bench clean lock
+.PHONY: install install-dev demo test lint format bench clean lock default-model
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ test: $(STAMP_DEV)
 	$(VENV)/bin/ruff format --check src tests benchmarks scripts
 	$(VENV)/bin/musicgenre download musicnn  # musicnn's weights, from PyPI, once (tests verify the port)
 	$(PY) -m pytest -q
+
+# The bundled default model (src/musicgenre/bundled/model.ckpt and MODEL_CARD.md), chosen from the
+# exported k-fold study by unseen-artist accuracy; STUDY=<folder> chooses from another study.
+STUDY ?= docs/results/gtzan-mini/kfold
+default-model: $(STAMP)
+	$(PY) scripts/build_default_model.py --study $(STUDY)
 
 lint: $(STAMP_DEV)
 	$(VENV)/bin/ruff check src tests benchmarks scripts

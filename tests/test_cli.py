@@ -13,6 +13,7 @@ from musicgenre.cli import main
 
 VERBS = [
     "validate", "features", "train", "evaluate", "study", "demo", "download", "predict", "yamnet", "serve",
+    "model-info",
 ]  # fmt: skip
 
 
@@ -127,10 +128,16 @@ def test_help_imports_neither_torch_nor_fastapi() -> None:
     assert out.strip() == ""
 
 
-def test_serve_without_a_default_model_says_to_pass_model(runner: CliRunner) -> None:
+def test_serve_without_a_bundled_model_names_the_make_target(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import musicgenre.bundled
+
+    monkeypatch.setattr(musicgenre.bundled, "BUNDLED_DIR", tmp_path)
     res = runner.invoke(main, ["serve"])
-    assert res.exit_code == 2
-    assert "pass --model PATH" in res.output and "Traceback" not in res.output
+    assert res.exit_code != 0
+    assert "make default-model" in res.output and "--model PATH" in res.output
+    assert "Traceback" not in res.output
 
 
 def test_serve_warns_when_bound_to_every_interface(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from musicgenre.predict.classifier import GenreClassifier
@@ -13,8 +13,17 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "load"]
 
 
-def load(checkpoint: str | Path) -> GenreClassifier:
-    """Load a trained checkpoint as a classifier with ``.predict(path)`` and ``.predict_array(x, sr)``."""
+def load(checkpoint: str | Path | None = None, **options: Any) -> GenreClassifier:
+    """Load a trained checkpoint as a classifier with ``.predict(path)`` and ``.predict_array(x, sr)``.
+
+    ``checkpoint`` is a ``model.ckpt`` or a training run folder; None loads the bundled default model
+    (see its card: ``musicgenre model-info``). ``options`` go to
+    :meth:`~musicgenre.predict.classifier.GenreClassifier.from_checkpoint` (``hop_seconds``, ...).
+    """
     from musicgenre.predict.classifier import GenreClassifier
 
-    return GenreClassifier.from_checkpoint(checkpoint)
+    if checkpoint is None:
+        from musicgenre.bundled import default_checkpoint
+
+        checkpoint = default_checkpoint()
+    return GenreClassifier.from_checkpoint(checkpoint, **options)

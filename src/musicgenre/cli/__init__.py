@@ -24,6 +24,7 @@ from musicgenre.cli.common import (
     runtime_options,
     segment_options,
 )
+from musicgenre.cli.model_info import model_info
 from musicgenre.cli.predict import predict
 from musicgenre.cli.serve import serve
 from musicgenre.cli.tag import tag
@@ -441,3 +442,4 @@ main.add_command(yamnet)
 main.add_command(predict)
 main.add_command(serve)
 main.add_command(tag)
+main.add_command(model_info)

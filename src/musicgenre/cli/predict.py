@@ -1,4 +1,9 @@
-"""``musicgenre predict CHECKPOINT PATH...``: label audio files and folders with a trained model."""
+"""``musicgenre predict [--model PATH] PATH...``: label audio files and folders with a trained model.
+
+Without ``--model`` the bundled default model labels them. The older form ``predict CHECKPOINT PATH...``
+still works when it is unambiguous: two or more positionals, the first a ``.ckpt`` file or a folder
+holding ``model.ckpt``.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,15 @@ FORMATS = ("table", "json", "csv")
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--model",
+    "-m",
+    "checkpoint",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A training run folder or model.ckpt [default: the bundled model; see `musicgenre model-info`].",
+)
 @click.option(
     "--format",
     "-f",
@@ -66,8 +78,8 @@ FORMATS = ("table", "json", "csv")
 @click.pass_context
 def predict(
     ctx: click.Context,
-    checkpoint: Path,
     paths: tuple[Path, ...],
+    checkpoint: Path | None,
     fmt: str,
     top_k: int,
     out: Path | None,
@@ -80,9 +92,11 @@ def predict(
     quiet: bool,
     debug: bool,
 ) -> None:
-    """Label the genre of audio files and folders (recursive) with a trained CHECKPOINT.
+    """Label the genre of audio files and folders (recursive), with the bundled model or --model.
 
-    CHECKPOINT is a model.ckpt file or a training run folder. Formats: wav, au, aiff, flac, ogg, mp3;
+    --model is a model.ckpt file or a training run folder; without it the bundled default model is used
+    (`musicgenre model-info` shows its card). The older form `predict CHECKPOINT PATH...` still works when
+    the first of two or more paths is a .ckpt file or a folder holding model.ckpt. Formats: wav, au, aiff, flac, ogg, mp3;
     m4a/aac with the optional FFmpeg decoder (pip install 'musicgenre[ffmpeg]'). Any sample rate, channel
     count and length: files are decoded in blocks and classified in windows of the model's segment
     length, and the window probabilities are aggregated per file.
@@ -113,6 +127,11 @@ def predict(
             )
         record_fmt = ext
 
+    checkpoint, paths = model_and_paths(checkpoint, paths)
+    if checkpoint is None:
+        from musicgenre.bundled import default_checkpoint
+
+        checkpoint = default_checkpoint()
     clf = GenreClassifier.from_checkpoint(
         checkpoint, hop_seconds=hop, aggregate=aggregate, batch_size=batch_size, yamnet_weights=yamnet_weights
     )
@@ -173,3 +192,23 @@ def predict(
         click.echo(f"{n_ok} of {len(items)} labelled with {clf.model_id}", err=True)
     if n_ok < len(items):
         ctx.exit(1)
+
+
+def looks_like_checkpoint(path: Path) -> bool:
+    """A ``.ckpt`` file name (whether or not it exists), or a folder holding ``model.ckpt``."""
+    return path.suffix.lower() == ".ckpt" or (path.is_dir() and (path / "model.ckpt").is_file())
+
+
+def model_and_paths(model: Path | None, paths: tuple[Path, ...]) -> tuple[Path | None, tuple[Path, ...]]:
+    """``(--model, audio paths)``, reading the older ``CHECKPOINT PATH...`` form when it is unambiguous:
+    no ``--model``, two or more positionals, the first :func:`looks_like_checkpoint`. A lone positional
+    that looks like a checkpoint is refused (nothing to label)."""
+    if model is not None:
+        return model, paths
+    if len(paths) >= 2 and looks_like_checkpoint(paths[0]):
+        return paths[0], paths[1:]
+    if len(paths) == 1 and looks_like_checkpoint(paths[0]):
+        raise click.UsageError(
+            f"{paths[0]} is a checkpoint, not audio: give the files to label after it, or use --model PATH"
+        )
+    return None, paths

@@ -16,7 +16,7 @@ from musicgenre.cli.common import CONTEXT_SETTINGS
     "-m",
     type=click.Path(path_type=Path),
     default=None,
-    help="A run folder or model.ckpt [default: musicgenre.load()'s default model].",
+    help="A run folder or model.ckpt [default: the bundled model; see `musicgenre model-info`].",
 )
 @click.option("--host", default="127.0.0.1", help="Address to listen on (0.0.0.0: every interface).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, help="Port to listen on.")
@@ -61,19 +61,10 @@ def serve(model: Path | None, host: str, port: int, max_upload_mb: float, worker
 
 
 def load_model(model: Path | None) -> Any:
-    """The classifier of ``--model``, or ``musicgenre.load()``'s default model when there is one."""
-    import inspect
-
+    """The classifier of ``--model``, or the bundled default model (``musicgenre.load()``) without it."""
     import musicgenre
 
-    if model is not None:
-        return musicgenre.load(model)
-    params = inspect.signature(musicgenre.load).parameters.values()
-    if any(p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD for p in params):
-        raise click.UsageError(
-            "no default model is available yet: pass --model PATH (a training run folder or model.ckpt)"
-        )
-    return musicgenre.load()
+    return musicgenre.load(model)
 
 
 def _url_host(host: str) -> str:

@@ -32,7 +32,8 @@ from musicgenre.training.inference import model_from_checkpoint
 
 #: Default RMS level (dBFS) below which a window, or a whole file, counts as silent (-80 dBFS: inaudible).
 SILENCE_DBFS = -80.0
-#: Default top probability below which a result is flagged ``low_confidence``.
+#: Default top probability below which a result is flagged ``low_confidence`` (a checkpoint may carry its
+#: own in ``meta["low_confidence"]``).
 LOW_CONFIDENCE = 0.35
 
 
@@ -115,12 +116,16 @@ class GenreClassifier:
     def from_checkpoint(cls, path: str | Path, **options: Any) -> GenreClassifier:
         """Load ``path`` (a ``model.ckpt`` or a run folder holding one) safely and build the classifier.
 
-        ``options`` are the keyword arguments of the constructor. Raises
+        ``options`` are the keyword arguments of the constructor; ``low_confidence`` defaults to the
+        checkpoint's ``meta["low_confidence"]`` when it has one (the bundled model's, chosen on held-out
+        data), else :data:`LOW_CONFIDENCE`. Raises
         :class:`~musicgenre.errors.CheckpointError` for a missing, corrupt, foreign or incompatible file.
         """
         path = Path(path)
         file = path / "model.ckpt" if path.is_dir() else path
         ckpt = load_checkpoint(path)
+        if "low_confidence" not in options and isinstance(ckpt.meta.get("low_confidence"), int | float):
+            options["low_confidence"] = float(ckpt.meta["low_confidence"])
         if "model_id" not in options:
             options["model_id"] = f"{ckpt.model_name}:{'+'.join(ckpt.inputs)}@{_sha256(file)[:12]}"
         clf = cls(ckpt, **options)
