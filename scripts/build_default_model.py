@@ -126,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     keys = [r.key for r in STUDY_ROWS if set(r.inputs) <= dm.BACKBONE_INPUTS]
     rows = dm.find_rows(args.study, keys, args.eval_name)
-    candidates, _ = dm.candidates_from(rows, ZERO_SHOT_FLOOR, seed=args.seed)
+    inputs = {r.key: r.inputs for r in STUDY_ROWS}
+    candidates, _ = dm.candidates_from(rows, ZERO_SHOT_FLOOR, inputs=inputs, seed=args.seed)
     sel = dm.choose(candidates, ZERO_SHOT_FLOOR, args.row)
     print(dm.candidate_table(sel))
     print(f"chosen: {sel.chosen} ({sel.reason})")

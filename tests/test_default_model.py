@@ -70,6 +70,21 @@ def test_row_option_forces_a_row_and_unknown_rows_are_refused() -> None:
         dm.choose([], FLOOR)
 
 
+def test_among_ties_with_the_best_a_yamnet_only_row_is_preferred() -> None:
+    from dataclasses import replace
+
+    best = replace(
+        cand("ensemble_zeroshot_musicnn", 0.72, (0.14, 0.06, 0.21)),
+        inputs=("yamnet_embedding", "musicnn_msd"),
+    )
+    tie = replace(cand("ensemble_zeroshot_anchored", 0.71, (0.13, 0.06, 0.19)), inputs=("yamnet_embedding",),
+                  vs_best=Comparison("ensemble_zeroshot_musicnn", "x", UNSEEN, iv(0.01, -0.03, 0.05)))  # fmt: skip
+    sel = dm.choose([best, tie, cand(FLOOR, 0.59, None)], FLOOR)
+    assert sel.best == best.key and sel.chosen == tie.key and "separate download" in sel.reason
+    worse = replace(tie, vs_best=Comparison("ensemble_zeroshot_musicnn", "x", UNSEEN, iv(0.05, 0.01, 0.09)))
+    assert dm.choose([best, worse, cand(FLOOR, 0.59, None)], FLOOR).chosen == best.key
+
+
 def test_floor_on_top_is_chosen() -> None:
     sel = dm.choose([cand("probe_embedding", 0.5, (-0.1, -0.2, 0.0)), cand(FLOOR, 0.6, None)], FLOOR)
     assert sel.chosen == FLOOR == sel.best

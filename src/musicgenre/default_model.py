@@ -12,15 +12,18 @@ The rule:
   (:attr:`~musicgenre.evaluation.compare.RowStats.unseen`);
 * the best is chosen when it is distinguishable from the zero-shot floor in that scope
   (:attr:`~musicgenre.evaluation.compare.Comparison.distinguishable`); otherwise the zero-shot row is,
-  since its only licence is YAMNet's Apache-2.0 while GTZAN's redistribution terms are unclear.
+  since its only licence is YAMNet's Apache-2.0 while GTZAN's redistribution terms are unclear;
+* among the rows that cannot be told apart from the best there (and are distinguishable from the floor),
+  one that needs only YAMNet is preferred to one that also needs musicnn, whose weights are a separate
+  download (:data:`NO_DOWNLOAD_INPUTS`): the default model should work with no setup.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +42,9 @@ from musicgenre.fileio import read_json
 
 #: Inputs whose backbone ``predict`` resolves at run time (pretrained, not bundled).
 BACKBONE_INPUTS = frozenset({"yamnet_embedding", "musicnn_msd"})
+#: Inputs whose backbone resolves with no extra download step (YAMNet's weights are found or fetched as
+#: today; musicnn's need ``musicgenre download musicnn``).
+NO_DOWNLOAD_INPUTS = frozenset({"yamnet_embedding"})
 #: The held-out evaluation the choice is made on.
 EVAL_NAME = "eval-gtzan-excerpts"
 #: The held-out accuracy under which a confidence band is flagged ``low_confidence``.
@@ -80,6 +86,13 @@ class Candidate:
     key: str
     unseen: Interval
     vs_floor: Comparison | None = None
+    inputs: tuple[str, ...] = ()
+    vs_best: Comparison | None = None  # ``best - key`` on unseen artists (None for the best itself)
+
+    @property
+    def needs_download(self) -> bool:
+        """Whether its inputs need a backbone beyond :data:`NO_DOWNLOAD_INPUTS`."""
+        return not set(self.inputs) <= NO_DOWNLOAD_INPUTS
 
     @property
     def distinguishable(self) -> bool | None:
@@ -116,9 +129,14 @@ def floor_comparison(
 
 
 def candidates_from(
-    rows: Sequence[tuple[str, Path, Path]], floor: str, *, seed: int = 0
+    rows: Sequence[tuple[str, Path, Path]],
+    floor: str,
+    *,
+    inputs: Mapping[str, Sequence[str]] | None = None,
+    seed: int = 0,
 ) -> tuple[list[Candidate], dict[str, RowStats]]:
-    """The candidates of study ``rows`` (``find_rows``) with their comparison to ``floor``."""
+    """The candidates of study ``rows`` (``find_rows``) with their comparisons to ``floor`` and to the
+    best row; ``inputs`` gives each row's inputs (for :attr:`Candidate.needs_download`)."""
     stats = study_stats(list(rows), floor=floor, seed=seed)
     dirs = {key: held for key, _, held in rows}
     out = []
@@ -129,7 +147,15 @@ def candidates_from(
         vs = None
         if key != floor and floor in dirs:
             vs = floor_comparison(key, floor, stats.comparisons, dirs, seed=seed)
-        out.append(Candidate(key, unseen, vs))
+        out.append(Candidate(key, unseen, vs, tuple((inputs or {}).get(key, ()))))
+    if out:
+        best = max(out, key=_score)
+        out = [
+            c
+            if c.key == best.key
+            else replace(c, vs_best=compare_unseen(best.key, dirs[best.key], c.key, dirs[c.key], seed=seed))
+            for c in out
+        ]
     return out, stats.rows
 
 
@@ -160,6 +186,15 @@ def choose(candidates: Sequence[Candidate], floor: str, forced: str | None = Non
         return Selection(best.key, best.key, floor, ranked, f"best unseen-artist accuracy; the zero-shot "
                          f"floor {floor} is not in the study, so nothing to compare it with")  # fmt: skip
     if best.distinguishable:
+        if best.needs_download:
+            ties = [c for c in ranked[1:] if c.distinguishable and not c.needs_download
+                    and c.vs_best is not None and not c.vs_best.distinguishable]  # fmt: skip
+            if ties:
+                return Selection(ties[0].key, best.key, floor, ranked, (
+                    f"the best row ({best.key}) needs musicnn's weights, a separate download; {ties[0].key} "
+                    "cannot be told apart from it on unseen artists, is distinguishable from the zero-shot "
+                    "floor there, and needs only YAMNet"
+                ))  # fmt: skip
         return Selection(best.key, best.key, floor, ranked, "best unseen-artist accuracy, and "
                          "distinguishable from the zero-shot floor there")  # fmt: skip
     return Selection(floor, best.key, floor, ranked, (
@@ -290,8 +325,8 @@ def candidate_table(selection: Selection) -> str:
     """The markdown table of candidates, best first, the chosen one in bold."""
     lines = [
         "| Row | Unseen-artist accuracy [95% CI] | n tracks | Difference vs zero-shot [95% CI] | "
-        "Distinguishable |",
-        "|---|---|---:|---|---|",
+        "Distinguishable | Best minus row [95% CI] | Backbones |",
+        "|---|---|---:|---|---|---|---|",
     ]
     for c in selection.candidates:
         name = f"**{c.key}** (chosen)" if c.key == selection.chosen else c.key
@@ -301,5 +336,13 @@ def candidate_table(selection: Selection) -> str:
             d = c.vs_floor.difference
             diff = f"{d.estimate:+.3f} [{d.low:+.2f}, {d.high:+.2f}]"
             dist = "yes" if c.vs_floor.distinguishable else "no"
-        lines.append(f"| {name} | {_pct(c.unseen)} | {c.unseen.n} | {diff} | {dist} |")
+        if c.vs_best is None:
+            vs_best = "(the best)" if c.key == selection.best else "n/a"
+        else:
+            b = c.vs_best.difference
+            vs_best = f"{b.estimate:+.3f} [{b.low:+.2f}, {b.high:+.2f}]"
+        backbones = " + ".join(n.split("_")[0] for n in c.inputs) or "?"
+        lines.append(
+            f"| {name} | {_pct(c.unseen)} | {c.unseen.n} | {diff} | {dist} | {vs_best} | {backbones} |"
+        )
     return "\n".join(lines)
