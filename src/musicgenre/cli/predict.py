@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from musicgenre.cli.common import CONTEXT_SETTINGS, quiet_option, yamnet_weights_option
+from musicgenre.cli.common import CONTEXT_SETTINGS, device_option, quiet_option, yamnet_weights_option
 
 FORMATS = ("table", "json", "csv")
 
@@ -61,6 +61,7 @@ FORMATS = ("table", "json", "csv")
     help="JSON: also list every window's start, top genre, probability and silent flag (as `serve`'s API).",
 )
 @yamnet_weights_option
+@device_option
 @quiet_option
 @click.option("--debug", is_flag=True, help="Show full tracebacks (same as `musicgenre --debug predict`).")
 @click.pass_context
@@ -77,6 +78,7 @@ def predict(
     batch_size: int,
     windows: bool,
     yamnet_weights: Path | None,
+    device: str,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -114,8 +116,9 @@ def predict(
         record_fmt = ext
 
     clf = GenreClassifier.from_checkpoint(
-        checkpoint, hop_seconds=hop, aggregate=aggregate, batch_size=batch_size, yamnet_weights=yamnet_weights
-    )
+        checkpoint, hop_seconds=hop, aggregate=aggregate, batch_size=batch_size, yamnet_weights=yamnet_weights,
+        device=device.lower(),
+    )  # fmt: skip
     files, failures = collect_audio_files(paths)
     protected = protected_paths(files, clf.checkpoint_path)
     for hint, dest in (("--out", out), ("--timeline", timeline)):
