@@ -92,8 +92,6 @@ def predict(
     Files that cannot be used are listed with their problem and the rest are labelled; the exit code is
     1 when any file failed, 2 when nothing could run (e.g. a bad checkpoint).
     """
-    from tqdm import tqdm
-
     from musicgenre.fileio import write_text
     from musicgenre.predict import output
     from musicgenre.predict.classifier import GenreClassifier
@@ -127,18 +125,21 @@ def predict(
             raise click.BadParameter(clash, param_hint=hint)
 
     items: list = list(failures)
-    bar = tqdm(
-        total=len(files), unit="file", desc="predict", file=sys.stderr, leave=False,
-        disable=quiet or len(files) < 2,
-    )  # fmt: skip
+    bar = None
+    if not quiet and len(files) >= 2:  # tqdm is imported only here: one file is the common, cold case
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(files), unit="file", desc="predict", file=sys.stderr, leave=False)
     try:
         for item in clf.predict_many(files, unexpected="raise" if debug else "collect"):
             items.append(item)
-            bar.update(1)
+            if bar is not None:
+                bar.update(1)
             if not item.ok and debug:
-                bar.write(f"error: {item.message}", file=sys.stderr)
+                (bar.write if bar is not None else click.echo)(f"error: {item.message}", file=sys.stderr)
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     # Failures of paths given on the command line (missing, empty folder) first, then files in order.
     order = {str(p): i for i, p in enumerate(files)}
     items.sort(key=lambda it: (it.path in order, order.get(it.path, -1)))

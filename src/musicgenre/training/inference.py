@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from musicgenre.checkpoint import Checkpoint, load_checkpoint
 from musicgenre.device import autocast, current_device, resolve_device, to_device
@@ -85,6 +84,8 @@ def predict_logits(
     model.eval()
     batches = [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
     out: list[np.ndarray] = []
+    from tqdm.auto import tqdm
+
     bar = tqdm(total=len(rows), desc=desc, unit="seg", leave=False, disable=not progress, file=sys.stderr)
     for x, _ in iter_batches(inputs, batches, normalisation, sort=False):
         with autocast(target):
