@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -92,6 +93,12 @@ def predict(
     Files that cannot be used are listed with their problem and the rest are labelled; the exit code is
     1 when any file failed, 2 when nothing could run (e.g. a bad checkpoint).
     """
+    # Before torch (and its OpenMP runtime) is first imported: idle OpenMP threads sleep instead of
+    # spinning. On a busy machine spinning threads fight the other work for the cores, and a 3-minute mp3
+    # took 5.5 s of model time instead of 0.5 s on the loaded 2-core machine of BENCHMARKS.md (see "Cold
+    # predict"). Set OMP_WAIT_POLICY yourself to override.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
     from musicgenre.fileio import write_text
     from musicgenre.predict import output
     from musicgenre.predict.classifier import GenreClassifier
