@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 from musicgenre import settings
-from musicgenre.download import DownloadError, download_file
 from musicgenre.errors import WeightsMismatchError, WeightsNotFoundError
 from musicgenre.fileio import atomic_path
 
@@ -83,6 +82,8 @@ def download_verified(
     empty file or a checksum mismatch.
     """
     print(f"musicgenre: downloading {url} to {dest} (once)", file=sys.stderr, flush=True)
+    from musicgenre.download import DownloadError, download_file  # here: urllib and ssl cost imports
+
     with atomic_path(dest, suffix=".unverified") as part:
         try:
             download_file(url, part, timeout=timeout)

@@ -94,13 +94,19 @@ class Runtime:
     """Where and how work runs: the feature cache root (``None``: the default), worker processes for
     feature extraction, whether to show progress, and the pretrained weights chosen at the edge (one
     resolved bundle per model family, e.g. ``--yamnet-weights``; families without one use their default),
-    and whether a run folder holding another run is replaced (``--overwrite``) rather than refused."""
+    and whether a run folder holding another run is replaced (``--overwrite``) rather than refused.
+
+    ``device`` (``--device``: ``auto``, ``cpu``, ``cuda``, ``mps``) is where feature extraction, training,
+    evaluation and prediction run; ``auto`` picks CUDA, then MPS, then the CPU (see :mod:`musicgenre.device`).
+    The CLI enters it with :func:`musicgenre.device.use_device` for the whole command; it is in no run
+    fingerprint or feature-cache key."""
 
     cache_dir: Path | None = None
     workers: int = 2
     progress: bool = True
     weights: tuple[PretrainedBundle, ...] = ()
     overwrite: bool = False
+    device: str = "auto"
 
 
 @dataclass(frozen=True)

@@ -158,9 +158,24 @@ def segment_options(func: Callable) -> Callable:
     return wrapper
 
 
+def device_option(func: Callable) -> Callable:
+    """``--device``: where torch work runs (``device``; see :mod:`musicgenre.device`)."""
+    from musicgenre.device import DEVICE_CHOICES
+
+    return click.option(
+        "--device",
+        type=click.Choice(DEVICE_CHOICES, case_sensitive=False),
+        default="auto",
+        help="Where feature extraction, training, evaluation and prediction run: auto picks CUDA, then "
+        "Apple's MPS, then the CPU. On CUDA, training and inference use mixed precision. Checkpoints and "
+        "the feature cache do not depend on it. The GPU paths are untested on hardware so far.",
+    )(func)
+
+
 def runtime_options(func: Callable) -> Callable:
-    """``--cache-dir``, ``--workers``, ``--quiet``, ``--yamnet-weights`` and ``--musicnn-weights``, as one
-    :class:`~musicgenre.specs.Runtime` (``runtime``); the weights are resolved here, once."""
+    """``--cache-dir``, ``--workers``, ``--quiet``, ``--yamnet-weights``, ``--musicnn-weights`` and
+    ``--device``, as one :class:`~musicgenre.specs.Runtime` (``runtime``); the weights are resolved here,
+    once, and the command runs under :func:`musicgenre.device.use_device` (checked here, once)."""
 
     @click.option(
         "--cache-dir",
@@ -174,6 +189,7 @@ def runtime_options(func: Callable) -> Callable:
     @quiet_option
     @yamnet_weights_option
     @musicnn_weights_option
+    @device_option
     @functools.wraps(func)
     def wrapper(
         *args: Any,
@@ -182,8 +198,10 @@ def runtime_options(func: Callable) -> Callable:
         quiet: bool,
         yamnet_weights: Path | None,
         musicnn_weights: Path | None,
+        device: str,
         **kwargs: Any,
     ) -> Any:
+        from musicgenre.device import use_device
         from musicgenre.specs import Runtime
 
         weights = ()
@@ -195,8 +213,12 @@ def runtime_options(func: Callable) -> Callable:
             from musicgenre.musicnn.weights import resolve_weights as resolve_musicnn
 
             weights = (*weights, resolve_musicnn(musicnn_weights))
-        kwargs["runtime"] = Runtime(cache_dir=cache_dir, workers=workers, progress=not quiet, weights=weights)
-        return func(*args, **kwargs)
+        device = device.lower()
+        kwargs["runtime"] = Runtime(
+            cache_dir=cache_dir, workers=workers, progress=not quiet, weights=weights, device=device
+        )
+        with use_device(device):
+            return func(*args, **kwargs)
 
     return wrapper
 

@@ -7,12 +7,13 @@ holding ``model.ckpt``.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import click
 
-from musicgenre.cli.common import CONTEXT_SETTINGS, quiet_option, yamnet_weights_option
+from musicgenre.cli.common import CONTEXT_SETTINGS, device_option, quiet_option, yamnet_weights_option
 
 FORMATS = ("table", "json", "csv")
 
@@ -73,6 +74,7 @@ FORMATS = ("table", "json", "csv")
     help="JSON: also list every window's start, top genre, probability and silent flag (as `serve`'s API).",
 )
 @yamnet_weights_option
+@device_option
 @quiet_option
 @click.option("--debug", is_flag=True, help="Show full tracebacks (same as `musicgenre --debug predict`).")
 @click.pass_context
@@ -89,6 +91,7 @@ def predict(
     batch_size: int,
     windows: bool,
     yamnet_weights: Path | None,
+    device: str,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -104,7 +107,11 @@ def predict(
     Files that cannot be used are listed with their problem and the rest are labelled; the exit code is
     1 when any file failed, 2 when nothing could run (e.g. a bad checkpoint).
     """
-    from tqdm import tqdm
+    # Before torch (and its OpenMP runtime) is first imported: idle OpenMP threads sleep instead of
+    # spinning. On a busy machine spinning threads fight the other work for the cores, and a 3-minute mp3
+    # took 5.5 s of model time instead of 0.5 s on the loaded 2-core machine of BENCHMARKS.md (see "Cold
+    # predict"). Set OMP_WAIT_POLICY yourself to override.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
     from musicgenre.fileio import write_text
     from musicgenre.predict import output
@@ -133,8 +140,9 @@ def predict(
 
         checkpoint = default_checkpoint()
     clf = GenreClassifier.from_checkpoint(
-        checkpoint, hop_seconds=hop, aggregate=aggregate, batch_size=batch_size, yamnet_weights=yamnet_weights
-    )
+        checkpoint, hop_seconds=hop, aggregate=aggregate, batch_size=batch_size, yamnet_weights=yamnet_weights,
+        device=device.lower(),
+    )  # fmt: skip
     files, failures = collect_audio_files(paths)
     protected = protected_paths(files, clf.checkpoint_path)
     for hint, dest in (("--out", out), ("--timeline", timeline)):
@@ -143,18 +151,21 @@ def predict(
             raise click.BadParameter(clash, param_hint=hint)
 
     items: list = list(failures)
-    bar = tqdm(
-        total=len(files), unit="file", desc="predict", file=sys.stderr, leave=False,
-        disable=quiet or len(files) < 2,
-    )  # fmt: skip
+    bar = None
+    if not quiet and len(files) >= 2:  # tqdm is imported only here: one file is the common, cold case
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(files), unit="file", desc="predict", file=sys.stderr, leave=False)
     try:
         for item in clf.predict_many(files, unexpected="raise" if debug else "collect"):
             items.append(item)
-            bar.update(1)
+            if bar is not None:
+                bar.update(1)
             if not item.ok and debug:
-                bar.write(f"error: {item.message}", file=sys.stderr)
+                (bar.write if bar is not None else click.echo)(f"error: {item.message}", file=sys.stderr)
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     # Failures of paths given on the command line (missing, empty folder) first, then files in order.
     order = {str(p): i for i, p in enumerate(files)}
     items.sort(key=lambda it: (it.path in order, order.get(it.path, -1)))

@@ -106,8 +106,8 @@ class MFCC(nn.Module):
 
 
 @functools.lru_cache(maxsize=8)
-def _module(config: MfccConfig, sample_rate: int) -> MFCC:
-    return MFCC(
+def _module(config: MfccConfig, sample_rate: int, device: str = "cpu") -> MFCC:
+    module = MFCC(
         sample_rate,
         n_mfcc=config.n_mfcc,
         n_fft=config.n_fft,
@@ -117,6 +117,7 @@ def _module(config: MfccConfig, sample_rate: int) -> MFCC:
         fmax=config.fmax,
         top_db=config.top_db,
     ).eval()
+    return module if device == "cpu" else module.to(device)
 
 
 @register_feature(MfccConfig, description="20 MFCCs per 32 ms hop, librosa defaults (94, 20)")
@@ -128,7 +129,10 @@ def extract_mfcc(config: MfccConfig, segments: np.ndarray, sample_rate: int) -> 
     x = np.ascontiguousarray(x)
     if not x.flags.writeable:  # e.g. rows of a read-only memmap: torch wants a writable buffer
         x = x.copy()
-    module = _module(config, int(sample_rate))
+    from musicgenre.device import current_device
+
+    device = current_device()  # not in the config: the cache key does not depend on the device
+    module = _module(config, int(sample_rate), str(device))
     with torch.inference_mode():
-        out = module(torch.from_numpy(x))
-    return out.to(torch.float32).numpy()
+        out = module(torch.from_numpy(x).to(device))
+    return out.to(torch.float32).cpu().numpy()

@@ -68,7 +68,9 @@ def extract_pooled(config: _MusicnnConfig, segments: np.ndarray, sample_rate: in
     if x.shape[0] == 0:
         return np.zeros((0, POOLED_SIZE), np.float32)
     out = get_model(config.bundle(), model=config.model).infer(x)
-    return np.concatenate([out.max_pool.numpy(), out.mean_pool.numpy()], axis=1).astype(np.float32)
+    return np.concatenate([out.max_pool.cpu().numpy(), out.mean_pool.cpu().numpy()], axis=1).astype(
+        np.float32
+    )
 
 
 register_feature(MusicnnMsdConfig, description="musicnn (MSD) max+mean pooled features (1506,)")(

@@ -97,7 +97,8 @@ def yamnet_features(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(log_mel (n, frames, 64), embeddings (n, patches, 1024))`` float32 of ``segments`` ``(n, samples)``.
 
-    ``weights``: a bundle, a path, or None (the default resolution).
+    ``weights``: a bundle, a path, or None (the default resolution). The network runs on
+    :func:`~musicgenre.device.current_device` (not part of the feature config, so not of the cache key).
     """
     from musicgenre.yamnet.model import get_model
 
@@ -109,7 +110,7 @@ def yamnet_features(
             np.zeros((0, num_patches(n), P.EMBEDDING_SIZE), np.float32),
         )
     out = get_model(weights or None, precision=precision).infer(x)
-    return out.log_mel.numpy().astype(np.float32, copy=False), out.embeddings.numpy().astype(
+    return out.log_mel.cpu().numpy().astype(np.float32, copy=False), out.embeddings.cpu().numpy().astype(
         np.float32, copy=False
     )
 

@@ -172,7 +172,8 @@ class Musicnn(nn.Module):
     def infer(self, segments: np.ndarray | torch.Tensor, batch_size: int = BATCH_SIZE) -> MusicnnOutput:
         """Outputs of ``segments`` (float32, 16 kHz), computed ``batch_size`` segments at a time."""
         x = torch.as_tensor(np.asarray(segments, dtype=np.float32))
-        parts = [self(x[i : i + batch_size]) for i in range(0, max(1, len(x)), batch_size)]
+        device = self.frontend.window.device
+        parts = [self(x[i : i + batch_size].to(device)) for i in range(0, max(1, len(x)), batch_size)]
         return MusicnnOutput(
             *(torch.cat([getattr(p, f) for p in parts]) for f in MusicnnOutput.__dataclass_fields__)
         )
@@ -198,18 +199,26 @@ def load_network(folder: str | Path, model: str) -> Musicnn:
     return Musicnn(weights, LABELS[model]).eval()
 
 
-_CACHE: dict[tuple[str, str], Musicnn] = {}
+_CACHE: dict[tuple[str, str, str], Musicnn] = {}
 _LOCK = threading.Lock()
 
 
-def get_model(bundle: PretrainedBundle | str | Path | None = None, model: str = "MSD") -> Musicnn:
+def get_model(
+    bundle: PretrainedBundle | str | Path | None = None,
+    model: str = "MSD",
+    device: str | torch.device | None = None,
+) -> Musicnn:
     """The ``model`` network with these weights (a bundle, a folder, or None: the default resolution),
-    loaded once per process."""
+    loaded once per process and device (``None``: :func:`~musicgenre.device.current_device`);
+    :meth:`Musicnn.infer` takes CPU input and returns outputs on that device."""
+    from musicgenre.device import device_or_current
     from musicgenre.musicnn.weights import resolve_weights
 
     resolved = resolve_weights(bundle)
-    key = (resolved.identity, model)
+    where = str(device_or_current(device))
+    key = (resolved.identity, model, where)
     with _LOCK:
         if key not in _CACHE:
-            _CACHE[key] = load_network(resolved.path, model)
+            net = load_network(resolved.path, model)
+            _CACHE[key] = net if where == "cpu" else net.to(where)
         return _CACHE[key]

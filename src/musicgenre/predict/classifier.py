@@ -22,6 +22,7 @@ import torch
 from musicgenre.audio.segment import SegmentConfig
 from musicgenre.audio.stream import DEFAULT_BLOCK_SECONDS, AudioStream, array_blocks, array_channels
 from musicgenre.checkpoint import Checkpoint, load_checkpoint
+from musicgenre.device import autocast, device_or_current, to_device, use_device
 from musicgenre.errors import AudioError, CheckpointError, MusicGenreError
 from musicgenre.predict.aggregate import METHODS, aggregate, confidence
 from musicgenre.predict.results import PredictionFailure, PredictionResult
@@ -58,6 +59,9 @@ class GenreClassifier:
             cache, the shared TFLite file, a download). They must be the weights the model was trained on
             (the checkpoint keeps their identity, not their path), else
             :class:`~musicgenre.errors.WeightsMismatchError`. Each classifier keeps its own.
+        device: where the features and the model run (``auto``, ``cpu``, ``cuda``, ``mps``; ``None``:
+            :func:`~musicgenre.device.current_device`, the CPU unless ``--device`` set it). Probabilities
+            come back as CPU NumPy either way. On CUDA the model runs under autocast.
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class GenreClassifier:
         low_confidence: float = LOW_CONFIDENCE,
         silence_dbfs: float = SILENCE_DBFS,
         yamnet_weights: str | Path | PretrainedBundle | None = None,
+        device: str | torch.device | None = None,
     ) -> None:
         from musicgenre.features.pretrained import with_weights
         from musicgenre.features.registry import config_from_dict
@@ -100,7 +105,9 @@ class GenreClassifier:
                 raise CheckpointError(
                     f"checkpoint input {name!r} has shape {expected}, but its feature settings give {got}"
                 )
-        self.model = model_from_checkpoint(checkpoint)
+        #: Where the features and the model run.
+        self.device = device_or_current(device)
+        self.model = model_from_checkpoint(checkpoint).to(self.device)
         self.model_id = model_id or f"{checkpoint.model_name}:{'+'.join(checkpoint.inputs)}"
         self.sample_rate = self.segment.sample_rate
         self.window_samples = self.segment.segment_samples
@@ -237,7 +244,8 @@ class GenreClassifier:
         from musicgenre.features.registry import extract_many
 
         windows = np.ascontiguousarray(windows, dtype=np.float32)
-        feats = extract_many(list(self.feature_configs.values()), windows, self.sample_rate)
+        with use_device(self.device):
+            feats = extract_many(list(self.feature_configs.values()), windows, self.sample_rate)
         by_name = {name: feats[cfg.key()] for name, cfg in self.feature_configs.items()}
         for name, values in by_name.items():
             if not np.isfinite(values).all():
@@ -247,8 +255,9 @@ class GenreClassifier:
             by_name, np.arange(windows.shape[0]), self.checkpoint.normalisation, sort=False
         )
         with torch.inference_mode():
-            logits = self.model(inputs)
-            probs = torch.softmax(logits.float(), dim=-1)
+            with autocast(self.device):
+                logits = self.model(to_device(inputs, self.device))
+            probs = torch.softmax(logits.float(), dim=-1).cpu()
         probs = probs.numpy().astype(np.float32, copy=False)
         if not np.isfinite(probs).all():
             where = f" {self.checkpoint_path}" if self.checkpoint_path else ""

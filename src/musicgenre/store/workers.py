@@ -33,6 +33,7 @@ import numpy as np
 from musicgenre.audio.io import audio_info, load_audio
 from musicgenre.audio.segment import SegmentConfig, split_segments
 from musicgenre.datasets.index import Track
+from musicgenre.device import current_device_name, set_current_device
 from musicgenre.errors import AudioError, MusicGenreError
 from musicgenre.features.registry import FeatureConfig, extract_many
 from musicgenre.store.format import Fingerprint, Part
@@ -196,11 +197,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _init_worker(build_pid: int) -> None:
+def _init_worker(build_pid: int, device: str = "cpu") -> None:
     # The parent handles Ctrl-C: workers finish their current track (so no part is half written), then
-    # the pool is shut down. If the build's process is killed outright, the workers exit too.
+    # the pool is shut down. If the build's process is killed outright, the workers exit too. The
+    # extractors run on the build's device (musicgenre.device; not part of the cache key).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with(build_pid)
+    set_current_device(device)
     import torch
 
     torch.set_num_threads(1)
@@ -233,7 +236,10 @@ def mp_context() -> multiprocessing.context.BaseContext:
 
 def _run_pool(jobs: Sequence[Job], workers: int) -> Iterator[Result]:
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=mp_context(), initializer=_init_worker, initargs=(os.getpid(),)
+        max_workers=workers,
+        mp_context=mp_context(),
+        initializer=_init_worker,
+        initargs=(os.getpid(), current_device_name()),
     )
     pending: set[Future[Result]] = set()
     todo = iter(jobs)

@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from musicgenre.checkpoint import Checkpoint, load_checkpoint
+from musicgenre.device import autocast, current_device, resolve_device, to_device
 from musicgenre.errors import CheckpointError
 from musicgenre.training.data import iter_batches
 
@@ -70,21 +70,38 @@ def predict_logits(
     batch_size: int = 256,
     progress: bool = False,
     desc: str = "predict",
+    device: str | torch.device | None = None,
 ) -> np.ndarray:
-    """Logits ``(len(rows), n_classes)`` of ``model`` (put in eval mode) for ``rows``, in their order."""
+    """Logits ``(len(rows), n_classes)`` of ``model`` (put in eval mode) for ``rows``, in their order.
+
+    ``device``: where the batches go (``None``: where ``model``'s weights are; a CPU model stays on the
+    CPU). The model is moved there; on CUDA the forward pass runs under autocast. The logits come back
+    as float32 NumPy on the CPU.
+    """
     rows = np.asarray(rows, dtype=np.int64)
+    target = _model_device(model) if device is None else resolve_device(device)
+    model.to(target)
     model.eval()
     batches = [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
     out: list[np.ndarray] = []
+    from tqdm.auto import tqdm
+
     bar = tqdm(total=len(rows), desc=desc, unit="seg", leave=False, disable=not progress, file=sys.stderr)
     for x, _ in iter_batches(inputs, batches, normalisation, sort=False):
-        out.append(model(x).float().numpy())
+        with autocast(target):
+            logits = model(to_device(x, target))
+        out.append(logits.float().cpu().numpy())
         bar.update(len(next(iter(x.values()))))
     bar.close()
     if not out:
         n = _n_classes(model)
         return np.zeros((0, n), dtype=np.float32)
     return np.concatenate(out).astype(np.float32, copy=False)
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    param = next(iter(model.parameters()), None)
+    return param.device if param is not None else torch.device("cpu")
 
 
 def _n_classes(model: nn.Module) -> int:
@@ -100,13 +117,15 @@ def predict_proba(
     batch_size: int = 256,
     progress: bool = False,
     normalisation: Mapping[str, Mapping[str, Any]] | None = None,
+    device: str | torch.device | None = None,
 ) -> np.ndarray:
     """Class probabilities ``(len(rows), n_classes)`` (float32) for ``rows`` (all rows when None).
 
     ``checkpoint_or_model``: a :class:`~musicgenre.checkpoint.Checkpoint`, a path to one (or to a run
     folder with ``model.ckpt``), or a bare ``nn.Module``. A checkpoint's own normalisation is applied and
     only its inputs are read (extra arrays are ignored; missing ones or wrong shapes raise ``ValueError``).
-    For a bare module, pass ``normalisation`` if its inputs need it.
+    For a bare module, pass ``normalisation`` if its inputs need it. ``device``: see
+    :func:`predict_logits` (``None`` for a checkpoint: :func:`~musicgenre.device.current_device`).
     """
     model, norm, names, shapes = resolve_model(checkpoint_or_model, normalisation)
     if names is not None:
@@ -122,5 +141,9 @@ def predict_proba(
         inputs = {n: inputs[n] for n in names}
     if rows is None:
         rows = np.arange(next(iter(inputs.values())).shape[0])
-    logits = predict_logits(model, inputs, rows, norm, batch_size=batch_size, progress=progress)
+    if device is None and names is not None:
+        device = current_device()
+    logits = predict_logits(
+        model, inputs, rows, norm, batch_size=batch_size, progress=progress, device=device
+    )
     return torch.softmax(torch.from_numpy(logits), dim=1).numpy()

@@ -10,6 +10,7 @@ uninterrupted one would.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -22,6 +23,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from musicgenre.device import autocast, cpu_state_dict, grad_scaler, to_device
 from musicgenre.training.augment import apply_augment, augment_generators
 from musicgenre.training.data import batch_rows, iter_batches
 from musicgenre.training.inference import predict_logits
@@ -29,6 +31,7 @@ from musicgenre.training.result import TrainingError
 from musicgenre.training.seed import epoch_generators
 
 if TYPE_CHECKING:
+    from musicgenre.training.augment import Augment
     from musicgenre.training.trainer import TrainConfig
 
 HISTORY_KEYS = ("train_loss", "train_acc", "valid_loss", "valid_acc", "lr", "epoch_time")
@@ -131,17 +134,23 @@ def count_parameters(model: nn.Module) -> int:
 
 
 def state_dict_copy(model: nn.Module) -> dict[str, torch.Tensor]:
-    """A detached copy of ``model``'s weights (and buffers)."""
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+    """A detached CPU copy of ``model``'s weights (and buffers), wherever the model lives."""
+    return cpu_state_dict(model)
 
 
 def evaluate_rows(
-    model: nn.Module, data: EpochData, rows: np.ndarray, batch_size: int
+    model: nn.Module,
+    data: EpochData,
+    rows: np.ndarray,
+    batch_size: int,
+    device: torch.device | None = None,
 ) -> tuple[float, float]:
     """Mean loss (without label smoothing) and accuracy of ``model`` on ``rows``; NaNs for no rows."""
     if len(rows) == 0:
         return math.nan, math.nan
-    logits = predict_logits(model, data.inputs, rows, data.normalisation, batch_size=batch_size)
+    logits = predict_logits(
+        model, data.inputs, rows, data.normalisation, batch_size=batch_size, device=device
+    )
     y = torch.from_numpy(data.labels[rows])
     loss = float(nn.functional.cross_entropy(torch.from_numpy(logits), y))
     acc = float((logits.argmax(1) == data.labels[rows]).mean())
@@ -194,8 +203,18 @@ def train_epoch(
     *,
     name: str = "model",
     progress: bool = False,
+    device: torch.device | None = None,
 ) -> EpochStats:
-    """One pass over the training rows, shuffled by ``(config.seed, epoch)``; ``epoch`` is 0-based."""
+    """One pass over the training rows, shuffled by ``(config.seed, epoch)``; ``epoch`` is 0-based.
+
+    On a ``device`` other than the CPU each batch is moved there after it is read (and augmented, on the
+    CPU, so that the draws do not depend on the device), and the forward pass runs under
+    :func:`~musicgenre.device.autocast` (with a gradient scaler for float16). On the CPU (``None``) the
+    steps are exactly those of earlier versions.
+    """
+    device = device if device is not None else torch.device("cpu")
+    on_cpu = device.type == "cpu"
+    scaler = None if on_cpu else grad_scaler(device)
     rng = epoch_generators(config.seed, epoch)
     batches = batch_rows(data.train_rows, config.batch_size, rng)
     aug = config.augment
@@ -220,13 +239,16 @@ def train_epoch(
         for group in optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)
         optimizer.zero_grad(set_to_none=True)
-        if aug.active:
-            mixed = apply_augment(x, y, aug, aug_rng, aug_gen)
-            logits = model(mixed.inputs)
-            loss = mixed.loss(loss_fn, logits, y)
+        if on_cpu:
+            if aug.active:
+                mixed = apply_augment(x, y, aug, aug_rng, aug_gen)
+                logits = model(mixed.inputs)
+                loss = mixed.loss(loss_fn, logits, y)
+            else:
+                logits = model(x)
+                loss = loss_fn(logits, y)
         else:
-            logits = model(x)
-            loss = loss_fn(logits, y)
+            logits, loss, y = _device_step(model, loss_fn, x, y, device, aug, aug_rng, aug_gen)
         if hasattr(model, "penalty"):  # e.g. L2-SP toward a pretrained anchor
             loss = loss + model.penalty()
         if not torch.isfinite(loss):
@@ -234,10 +256,18 @@ def train_epoch(
                 f"{name}: the training loss became {float(loss)} at epoch {epoch + 1}, "
                 f"batch {i + 1}; try a lower learning rate (--lr) or check the features for NaNs"
             )
-        loss.backward()
-        if config.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            if config.grad_clip:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            if config.grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
         step += 1
         sum_loss += float(loss.detach()) * len(y)
         n_correct += int((logits.detach().argmax(1) == y).sum())
@@ -247,6 +277,32 @@ def train_epoch(
             bar.set_postfix(loss=f"{sum_loss / n_seen:.3f}", acc=f"{n_correct / n_seen:.3f}")
     bar.close()
     return EpochStats(sum_loss / n_seen, n_correct / n_seen, lr)
+
+
+def _device_step(
+    model: nn.Module,
+    loss_fn: nn.Module,
+    x: Mapping[str, torch.Tensor],
+    y: torch.Tensor,
+    device: torch.device,
+    aug: Augment,
+    aug_rng: np.random.Generator,
+    aug_gen: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The forward pass of one batch on ``device`` (augmented on the CPU first): ``(logits, loss, y)``,
+    the loss in float32."""
+    mixed = None
+    if aug.active:
+        mixed = apply_augment(x, y, aug, aug_rng, aug_gen)
+        x = mixed.inputs
+        if mixed.partner is not None:
+            mixed = dataclasses.replace(mixed, partner=mixed.partner.to(device))
+    y = y.to(device, non_blocking=True)
+    with autocast(device):
+        logits = model(to_device(x, device))
+    logits = logits.float()
+    loss = mixed.loss(loss_fn, logits, y) if mixed is not None else loss_fn(logits, y)
+    return logits, loss, y
 
 
 def fit_epochs(
@@ -259,20 +315,25 @@ def fit_epochs(
     name: str = "model",
     progress: bool = False,
     after_epoch: AfterEpoch | None = None,
+    device: torch.device | None = None,
 ) -> LoopState:
     """Train from ``state`` to ``config.epochs``, updating ``state`` in place after every epoch.
 
     After each epoch the history gets one value per :data:`HISTORY_KEYS`, ``state.best`` moves to this
     epoch if :func:`improves` says so (with a copy of the weights), and ``after_epoch(state, improved)`` is
     called (an exception there stops the loop; ``state`` is then complete up to that epoch). Returns
-    ``state``.
+    ``state``. ``model`` must already be on ``device`` (``None``: the CPU); see :func:`train_epoch`.
     """
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     has_valid = len(data.valid_rows) > 0
     for epoch in range(state.epoch, config.epochs):
         t0 = time.perf_counter()
-        stats = train_epoch(model, optimizer, loss_fn, data, config, epoch, name=name, progress=progress)
-        valid_loss, valid_acc = evaluate_rows(model, data, data.valid_rows, config.eval_batch_size)
+        stats = train_epoch(
+            model, optimizer, loss_fn, data, config, epoch, name=name, progress=progress, device=device
+        )
+        valid_loss, valid_acc = evaluate_rows(
+            model, data, data.valid_rows, config.eval_batch_size, device=device
+        )
         epoch_time = time.perf_counter() - t0
         state.train_seconds += epoch_time
         values = (stats.loss, stats.acc, valid_loss, valid_acc, stats.lr, epoch_time)

@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 from musicgenre import __version__
 from musicgenre.audio.segment import SegmentConfig
 from musicgenre.checkpoint import Checkpoint
+from musicgenre.device import cpu_state_dict, device_or_current
 from musicgenre.features.registry import FeatureConfig
 from musicgenre.fileio import json_default
 from musicgenre.models.probe import LinearProbe
@@ -269,6 +270,7 @@ def train_model(
     meta: dict[str, Any] | None = None,
     progress: bool = True,
     on_epoch_end: EpochCallback | None = None,
+    device: str | torch.device | None = None,
 ) -> TrainResult:
     """Train ``model_name`` on ``split.train`` rows, select the best epoch on ``split.valid``, save it.
 
@@ -290,6 +292,11 @@ def train_model(
         progress: tqdm bar per epoch and a one-line summary per epoch on stderr.
         on_epoch_end: called as ``on_epoch_end(epoch, history)`` (1-based) after each epoch's resume
             state is saved; an exception raised there stops training, which a later call resumes.
+        device: where gradient-trained models train (``auto``, ``cpu``, ``cuda``, ``mps``; ``None``:
+            :func:`~musicgenre.device.current_device`, the CPU unless the CLI's ``--device`` set it). Not
+            part of the run's identity: the checkpoint holds CPU tensors either way. On CUDA the steps
+            run in mixed precision, so the weights differ from a CPU run's. The one-step fits (probe,
+            zero-shot, anchored, ensemble) run on the CPU.
 
     Without validation rows (e.g. k-fold without an inner validation split) the *last* epoch is kept,
     ``valid_loss``/``valid_acc`` are NaN and ``best_valid_acc`` is NaN: with a cosine-annealed learning
@@ -313,7 +320,7 @@ def train_model(
             return _fit_anchored(prep, meta, progress)
         if prep.spec.trainer == "ensemble":
             return _fit_ensemble(prep, meta)
-        return _train_torch(prep, meta, progress, on_epoch_end)  # "torch" and "finetune"
+        return _train_torch(prep, meta, progress, on_epoch_end, device_or_current(device))  # torch, finetune
 
 
 def load_train_result(out_dir: str | Path) -> TrainResult:
@@ -409,18 +416,21 @@ def _epoch_data(prep: _Prepared, normalisation: Mapping[str, Mapping[str, torch.
 
 
 def _train_torch(
-    prep: _Prepared, meta: dict[str, Any] | None, progress: bool, on_epoch_end: EpochCallback | None
+    prep: _Prepared,
+    meta: dict[str, Any] | None,
+    progress: bool,
+    on_epoch_end: EpochCallback | None,
+    device: torch.device,
 ) -> TrainResult:
     cfg, folder = prep.config, prep.folder
     pretrained = prep.spec.trainer == "finetune"
+    model = _build(prep)
     if pretrained:
         from musicgenre.training.finetune_fit import init_finetune
 
         (name,) = prep.inputs
-        model = _build(prep)
         init_finetune(model, prep.feature_configs[name], prep.label_names, prep.model_options)
-    else:
-        model = _build(prep)
+    model = model.to(device)
     optimizer = make_optimizer(model, cfg)
     resume = folder.load_state()
     if resume is not None:
@@ -439,18 +449,20 @@ def _train_torch(
     resumed_from = state.epoch
 
     def after_epoch(done: LoopState, improved: bool) -> None:
-        folder.save_state(ResumeState(done, model.state_dict(), optimizer.state_dict(), normalisation))
+        folder.save_state(ResumeState(done, cpu_state_dict(model), optimizer.state_dict(), normalisation))
         folder.write_history(done.history)
         if on_epoch_end is not None:
             on_epoch_end(done.epoch, done.history)
 
     data = _epoch_data(prep, normalisation)
     fit_epochs(
-        model, optimizer, data, cfg, state, name=prep.model_name, progress=progress, after_epoch=after_epoch
-    )
+        model, optimizer, data, cfg, state, name=prep.model_name, progress=progress,
+        after_epoch=after_epoch, device=device,
+    )  # fmt: skip
     best = state.best
     assert best.state is not None
     model.load_state_dict(best.state)
+    model.cpu()
     return _finish(
         prep, model, best.state, normalisation, state.history, best.epoch,
         best.acc if len(prep.split.valid) else math.nan, state.train_seconds, resumed_from, meta,

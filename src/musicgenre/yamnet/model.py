@@ -120,7 +120,7 @@ class YAMNet(nn.Module):
         ``chunk`` (patches per network call) defaults to the best measured for the precision.
         """
         chunk = chunk or DEFAULT_CHUNKS[self.precision]
-        x = self._as_batch(waveforms)
+        x = self._as_batch(waveforms).to(next(self.cnn.parameters()).device)
         log_mel, patches = self.frontend(x)
         b, p = patches.shape[:2]
         flat = patches.reshape(b * p, P.PATCH_FRAMES, P.PATCH_BANDS)
@@ -150,19 +150,28 @@ def load_model(
     return YAMNet(load_weights(bundle), bundle, frontend, precision)
 
 
-@lru_cache(maxsize=8)  # weights x frontend x precision
-def _cached_model(bundle: PretrainedBundle, frontend: str, precision: str) -> YAMNet:
-    return load_model(bundle, frontend, precision)
+@lru_cache(maxsize=8)  # weights x frontend x precision x device
+def _cached_model(bundle: PretrainedBundle, frontend: str, precision: str, device: str = "cpu") -> YAMNet:
+    model = load_model(bundle, frontend, precision)
+    return model if device == "cpu" else model.to(device)
 
 
 def get_model(
-    weights: str | Path | PretrainedBundle | None = None, frontend: str = "float", precision: str = "auto"
+    weights: str | Path | PretrainedBundle | None = None,
+    frontend: str = "float",
+    precision: str = "auto",
+    device: str | torch.device | None = None,
 ) -> YAMNet:
     """The process-wide :class:`YAMNet` for these weights and settings: loaded once, then shared.
 
     ``weights`` is a bundle (``bundle.get_model()`` calls this), a path, or None (the default resolution).
     Models are cached per bundle (file, content and origin), so different weights give different models.
+    ``device``: where it runs (``None``: :func:`~musicgenre.device.current_device`); :meth:`YAMNet.infer`
+    takes CPU input and returns outputs on that device.
     """
+    from musicgenre.device import device_or_current
+
     bundle = resolve_weights(weights)
     bundle = dataclasses.replace(bundle, path=bundle.path.resolve())
-    return _cached_model(bundle, frontend, resolve_precision(precision))
+    where = str(device_or_current(device))
+    return _cached_model(bundle, frontend, resolve_precision(precision), where)

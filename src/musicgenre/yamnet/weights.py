@@ -82,12 +82,84 @@ def download_weights(
 
 
 def load_weights(source: PretrainedBundle | str | Path | None = None) -> FusedWeights:
-    """Fused runtime weights from a bundle, a path, or (None) the default resolution."""
+    """Fused runtime weights from a bundle, a path, or (None) the default resolution.
+
+    The first conversion of a file (TFLite parsing and dequantization, or reading the Keras HDF5) is
+    kept in :func:`converted_path`, named by the file's content, so later processes (a cold
+    ``musicgenre predict``) read plain arrays and import neither the TFLite reader nor h5py. An unreadable
+    cached file is converted again; a cache that cannot be written is skipped.
+    """
     bundle = resolve_weights(source)
+    cached = _read_converted(bundle)
+    if cached is not None:
+        return cached
     if bundle.kind == KERAS:
         from musicgenre.yamnet.keras_weights import load_keras_weights
 
-        return load_keras_weights(bundle.path)
-    from musicgenre.yamnet.tflite_weights import load_tflite_weights
+        weights = load_keras_weights(bundle.path)
+    else:
+        from musicgenre.yamnet.tflite_weights import load_tflite_weights
 
-    return load_tflite_weights(bundle.path)
+        weights = load_tflite_weights(bundle.path)
+    _write_converted(bundle, weights)
+    return weights
+
+
+#: Bump when the conversion changes, so that older converted files are not used.
+CONVERTED_VERSION = 1
+
+
+def converted_path(bundle: PretrainedBundle) -> Path:
+    """Where the converted weights of ``bundle`` are kept: ``<cache_dir>/yamnet-converted/``."""
+    name = f"{bundle.kind}-{bundle.sha1}-v{CONVERTED_VERSION}.npz"
+    return settings.cache_dir() / "yamnet-converted" / name
+
+
+def _read_converted(bundle: PretrainedBundle) -> FusedWeights | None:
+    import json
+
+    import numpy as np
+
+    from musicgenre.yamnet.network import ConvWeights, FusedWeights
+
+    path = converted_path(bundle)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            convs = tuple(
+                ConvWeights(c["name"], z[f"w{i}"], z[f"b{i}"], int(c["stride"]), int(c["groups"]))
+                for i, c in enumerate(meta["convs"])
+            )
+            weights = FusedWeights(
+                convs, z["dense_weight"], z["dense_bias"], meta["kind"], str(bundle.path), meta["notes"]
+            )
+        weights.validate()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return weights if weights.kind == bundle.kind else None
+
+
+def _write_converted(bundle: PretrainedBundle, weights: FusedWeights) -> None:
+    import json
+
+    import numpy as np
+
+    from musicgenre.fileio import atomic_path
+
+    meta = {
+        "kind": weights.kind,
+        "notes": weights.notes,
+        "convs": [{"name": c.name, "stride": c.stride, "groups": c.groups} for c in weights.convs],
+    }
+    arrays = {f"w{i}": c.weight for i, c in enumerate(weights.convs)}
+    arrays.update({f"b{i}": c.bias for i, c in enumerate(weights.convs)})
+    try:
+        with atomic_path(converted_path(bundle), suffix=".npz") as tmp:
+            np.savez(
+                tmp, meta=np.array(json.dumps(meta)), dense_weight=weights.dense_weight,
+                dense_bias=weights.dense_bias, **arrays,
+            )  # fmt: skip
+    except (OSError, TypeError, ValueError):
+        pass  # a read-only or full cache: convert again next time
