@@ -7,7 +7,8 @@
 
 :meth:`YAMNet.forward` is the plain eager computation. :meth:`YAMNet.infer` is the fast batched path used
 for feature extraction: inference mode, patches of many clips in chunks through a channels-last network
-(see :mod:`musicgenre.yamnet.fast`); a test checks it against the plain path.
+(see :mod:`musicgenre.yamnet.fast`), or by OpenVINO (``backend``, see :mod:`musicgenre.yamnet.backends`);
+tests check both against the plain path.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from torch import Tensor, nn
 
 from musicgenre.pretrained import PretrainedBundle
 from musicgenre.yamnet import params as P
+from musicgenre.yamnet.backends import resolve_backend
 from musicgenre.yamnet.fast import DEFAULT_CHUNKS, DTYPES, FastCNN, resolve_precision
 from musicgenre.yamnet.frontend import Frontend, patch_times
 from musicgenre.yamnet.network import FusedWeights, YAMNetCNN
+from musicgenre.yamnet.openvino_backend import OpenVINOCNN
 from musicgenre.yamnet.weights import load_weights, resolve_weights
 
 #: "float": the float log-mel (default, as Google's Keras model); "tflite": the log-mel exactly as the TFLite
@@ -49,7 +52,8 @@ class YAMNet(nn.Module):
     Attributes ``sample_rate``, ``scene_embedding_size`` and ``timestamp_embedding_size`` follow the HEAR
     API (see :mod:`musicgenre.yamnet.hear`). ``weights_kind`` is ``"tflite-int8"`` or ``"keras-float"``.
     ``precision`` (``"float32"`` or ``"bfloat16"``, resolved from ``"auto"``) is that of the fast network
-    used by :meth:`infer`; the plain :meth:`forward` is always float32.
+    used by :meth:`infer`; the plain :meth:`forward` is always float32. ``backend`` (``"torch"`` or
+    ``"openvino"``, resolved from ``"auto"``) is the runtime of that network.
     """
 
     sample_rate = P.SAMPLE_RATE
@@ -62,6 +66,7 @@ class YAMNet(nn.Module):
         source: PretrainedBundle | None = None,
         frontend: str = "float",
         precision: str = "auto",
+        backend: str = "auto",
     ) -> None:
         super().__init__()
         if frontend not in FRONTENDS:
@@ -77,7 +82,8 @@ class YAMNet(nn.Module):
         self.weights_kind = weights.kind
         self.weights_source = source
         self.precision = resolve_precision(precision)
-        self._fast = None
+        self.backend = resolve_backend(backend)
+        self._fast: nn.Module | OpenVINOCNN | None = None
         self._fast_lock = threading.Lock()
         self.eval()
 
@@ -102,11 +108,14 @@ class YAMNet(nn.Module):
             torch.sigmoid(logits).view(b, p, -1), embeddings.view(b, p, -1), log_mel.contiguous()
         )
 
-    def fast_cnn(self) -> nn.Module:
-        """The optimised network used by :meth:`infer` (built on first use, once per model)."""
+    def fast_cnn(self) -> nn.Module | OpenVINOCNN:
+        """The optimised network used by :meth:`infer` (built on first use, once per model), per ``backend``."""
         with self._fast_lock:
             if self._fast is None:
-                self._fast = FastCNN(self.cnn, DTYPES[self.precision])
+                if self.backend == "openvino":
+                    self._fast = OpenVINOCNN(self.cnn, self.precision)
+                else:
+                    self._fast = FastCNN(self.cnn, DTYPES[self.precision])
             return self._fast
 
     @torch.inference_mode()
@@ -116,7 +125,7 @@ class YAMNet(nn.Module):
         """Batched inference: ``(batch, n)`` -> :class:`YAMNetOutput`, patches through the net in chunks.
 
         Each row is padded on its own (YAMNet's rule), so a row's output does not depend on the others.
-        ``fast=False`` runs the plain eager float32 network instead of :class:`~musicgenre.yamnet.fast.FastCNN`.
+        ``fast=False`` runs the plain eager float32 network instead of :meth:`fast_cnn` (whatever the backend).
         ``chunk`` (patches per network call) defaults to the best measured for the precision.
         """
         chunk = chunk or DEFAULT_CHUNKS[self.precision]
@@ -124,7 +133,7 @@ class YAMNet(nn.Module):
         log_mel, patches = self.frontend(x)
         b, p = patches.shape[:2]
         flat = patches.reshape(b * p, P.PATCH_FRAMES, P.PATCH_BANDS)
-        net = self.fast_cnn() if fast else self.cnn
+        net: nn.Module | OpenVINOCNN = self.fast_cnn() if fast else self.cnn
         emb_parts, logit_parts = [], []
         for start in range(0, flat.shape[0], max(1, chunk)):
             e, lg = net(flat[start : start + chunk])
@@ -140,23 +149,29 @@ class YAMNet(nn.Module):
 
 
 def load_model(
-    weights: str | Path | PretrainedBundle | None = None, frontend: str = "float", precision: str = "auto"
+    weights: str | Path | PretrainedBundle | None = None,
+    frontend: str = "float",
+    precision: str = "auto",
+    backend: str = "auto",
 ) -> YAMNet:
     """A new :class:`YAMNet` with the weights of a bundle, a path, or (None) the default resolution.
 
     See :mod:`musicgenre.yamnet.weights` for the resolution order.
     """
     bundle = resolve_weights(weights)
-    return YAMNet(load_weights(bundle), bundle, frontend, precision)
+    return YAMNet(load_weights(bundle), bundle, frontend, precision, backend)
 
 
-@lru_cache(maxsize=8)  # weights x frontend x precision
-def _cached_model(bundle: PretrainedBundle, frontend: str, precision: str) -> YAMNet:
-    return load_model(bundle, frontend, precision)
+@lru_cache(maxsize=8)  # weights x frontend x precision x backend
+def _cached_model(bundle: PretrainedBundle, frontend: str, precision: str, backend: str) -> YAMNet:
+    return load_model(bundle, frontend, precision, backend)
 
 
 def get_model(
-    weights: str | Path | PretrainedBundle | None = None, frontend: str = "float", precision: str = "auto"
+    weights: str | Path | PretrainedBundle | None = None,
+    frontend: str = "float",
+    precision: str = "auto",
+    backend: str = "auto",
 ) -> YAMNet:
     """The process-wide :class:`YAMNet` for these weights and settings: loaded once, then shared.
 
@@ -165,4 +180,4 @@ def get_model(
     """
     bundle = resolve_weights(weights)
     bundle = dataclasses.replace(bundle, path=bundle.path.resolve())
-    return _cached_model(bundle, frontend, resolve_precision(precision))
+    return _cached_model(bundle, frontend, resolve_precision(precision), resolve_backend(backend))
