@@ -143,3 +143,17 @@ def test_joint_extraction_runs_once_per_backend(tflite_path: Path, real_segments
     a, b = yamnet_features.extract_joint(cfgs, real_segments[:2], 16000)
     assert a.shape == b.shape == (2, 6, 1024)
     assert _cosines(torch.from_numpy(a), torch.from_numpy(b)).min() >= 0.99999
+
+
+@needs_openvino
+def test_openvino_frontend_on_one_thread_restores_the_thread_count(tflite_path: Path, real_segments) -> None:
+    model = get_model(tflite_path, precision="float32", backend="openvino")
+    torch.set_num_threads(2)
+    try:
+        two = model.infer(real_segments[:2])
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+    one = model.infer(real_segments[:2])
+    torch.testing.assert_close(two.log_mel, one.log_mel, rtol=0, atol=0)
+    assert _cosines(two.embeddings, one.embeddings).min() >= 0.99999

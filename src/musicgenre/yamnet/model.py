@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
@@ -36,6 +38,26 @@ from musicgenre.yamnet.weights import load_weights, resolve_weights
 #: interpreter computes it from yamnet_int8.tflite (int8 DFT and mel kernels, activations quantized on the
 #: fly; see musicgenre.yamnet.emulation), to reproduce the interpreter's outputs.
 FRONTENDS = ("float", "tflite")
+
+
+_THREADS_LOCK = threading.Lock()
+
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run the block on one torch thread, then restore the thread count (serialised by a lock).
+
+    With the OpenVINO backend, the log-mel frontend (about a tenth of the work) runs between network calls.
+    On two threads, torch's OpenMP workers keep spinning after the frontend and take the cores from
+    OpenVINO's threads (and OpenVINO's from torch's); on one thread there is no worker to spin.
+    """
+    with _THREADS_LOCK:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
 
 
 class YAMNetOutput(NamedTuple):
@@ -136,7 +158,7 @@ class YAMNet(nn.Module):
         rows = max(1, chunk // num_patches(x.shape[-1]))
         mel_parts, emb_parts, logit_parts = [], [], []
         for first in range(0, x.shape[0], rows):
-            log_mel, patches = self.frontend(x[first : first + rows])
+            log_mel, patches = self._frontend(x[first : first + rows], fast)
             mel_parts.append(log_mel)
             flat = patches.reshape(-1, P.PATCH_FRAMES, P.PATCH_BANDS)
             for start in range(0, flat.shape[0], chunk):
@@ -147,6 +169,13 @@ class YAMNet(nn.Module):
         embeddings = torch.cat(emb_parts).view(b, p, -1)
         scores = torch.sigmoid(torch.cat(logit_parts)).view(b, p, -1)
         return YAMNetOutput(scores, embeddings, torch.cat(mel_parts).contiguous())
+
+    def _frontend(self, x: Tensor, fast: bool) -> tuple[Tensor, Tensor]:
+        """The frontend; on one torch thread when OpenVINO runs the network (see :func:`one_torch_thread`)."""
+        if not fast or self.backend != "openvino" or torch.get_num_threads() == 1:
+            return self.frontend(x)
+        with one_torch_thread():
+            return self.frontend(x)
 
     def patch_times(self, num_samples: int) -> np.ndarray:
         """Start time (s) of each patch of a waveform of ``num_samples`` samples."""
