@@ -128,7 +128,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from machine_info import describe_machine
-
     from musicgenre.yamnet.fast import native_bfloat16
 
     precisions = ["float32", "bfloat16"] if native_bfloat16() else ["float32"]
@@ -201,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Agreement with the plain float32 torch network (embedding cosine; top-1 AudioSet class):",
         "",
-        f"| run | real patches: cosine median | min | top-1 same | 8 reference cases: cosine min | top-1 same |",
+        "| run | real patches: cosine median | min | top-1 same | 8 reference cases: cosine min | top-1 same |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for run, (med, mn, top, cases) in agree.items():
