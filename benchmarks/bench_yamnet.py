@@ -23,6 +23,11 @@ windows (the interpreter's embedding tensor is read with ``experimental_preserve
     python benchmarks/bench_yamnet.py --threads 1 --repeats 15 --out benchmarks/results/yamnet-run.md
 
 Needs the reference extra (``pip install 'musicgenre[reference]'``) for the interpreter.
+
+Caveat: timing the interpreter in the same process, right after torch, slows it down: torch's OpenMP worker
+threads keep spinning after each call and take the cores from it. ``bench_yamnet_isolated.py`` times every
+run in a process of its own (and every backend); prefer its figures. Here our model is pinned to the torch
+backend (``backend="torch"``), as before backends existed.
 """
 
 from __future__ import annotations
@@ -79,7 +84,7 @@ def bench(
     threads: int, repeats: int, segments: np.ndarray, tflite_path: Path, weights: str | None
 ) -> list[dict]:
     torch.set_num_threads(threads)
-    model = get_model(weights, precision="float32")
+    model = get_model(weights, precision="float32", backend="torch")
     windows = windows_of(segments)
     n_patches = windows.shape[0]
     with torch.inference_mode():
@@ -112,7 +117,7 @@ def bench(
         "ours, network only (fast, float32)": network_only(model),
     }
     if native_bfloat16():
-        bf16 = get_model(weights, precision="bfloat16")
+        bf16 = get_model(weights, precision="bfloat16", backend="torch")
         runs["ours, segments (fast path, bfloat16)"] = lambda: bf16.infer(segments)
         runs["ours, network only (fast, bfloat16)"] = network_only(bf16)
     runs["TFLite interpreter"] = run_tflite
@@ -143,7 +148,7 @@ def agreement(
     segments: np.ndarray, tflite_path: Path, weights: str | None, precision: str
 ) -> tuple[float, float, int]:
     """(min, median) cosine of our embeddings vs the interpreter's on the windows, and top-1 agreements."""
-    model = get_model(weights, precision=precision)
+    model = get_model(weights, precision=precision, backend="torch")
     out = model.infer(segments)
     ours = out.embeddings.reshape(-1, P.EMBEDDING_SIZE).numpy()
     our_top = out.scores.reshape(-1, P.NUM_CLASSES).numpy().argmax(1)
@@ -171,7 +176,7 @@ def verification(weights: str | None) -> list[str]:
     with np.load(path / "tflite_reference_outputs.npz") as z:
         ref = {k: z[k] for k in z.files}
     cases = sorted({k.split("/")[0] for k in ref}, key=lambda c: list(ref).index(f"{c}/waveform"))
-    model = get_model(weights)
+    model = get_model(weights, backend="torch")
     tfl = read_tflite(path / "yamnet_int8.tflite")
 
     def stack(what: str) -> np.ndarray:
@@ -183,7 +188,7 @@ def verification(weights: str | None) -> list[str]:
     wave, ref_mel, ref_emb, ref_sc = stack("waveform"), stack("log_mel"), stack("embedding"), stack("scores")
     with torch.inference_mode():
         full = model.infer(wave)
-        tfl_front = get_model(weights, frontend="tflite").infer(wave)
+        tfl_front = get_model(weights, frontend="tflite", backend="torch").infer(wave)
         net_emb, net_logits = model.cnn(torch.from_numpy(ref_mel))
         emu_mel = emulation.tflite_log_mel(torch.from_numpy(wave), tfl)
         emu_emb, emu_logits = emulation.tflite_network(emu_mel, model.cnn, tfl)
@@ -275,8 +280,16 @@ def main(argv: list[str] | None = None) -> int:
         )
     if native_bfloat16():
         with torch.inference_mode():
-            f32 = get_model(weights, precision="float32").infer(segments).embeddings.reshape(-1, 1024)
-            b16 = get_model(weights, precision="bfloat16").infer(segments).embeddings.reshape(-1, 1024)
+            f32 = (
+                get_model(weights, precision="float32", backend="torch")
+                .infer(segments)
+                .embeddings.reshape(-1, 1024)
+            )
+            b16 = (
+                get_model(weights, precision="bfloat16", backend="torch")
+                .infer(segments)
+                .embeddings.reshape(-1, 1024)
+            )
         c = torch.nn.functional.cosine_similarity(f32, b16, dim=1)
         lines.append(
             f"- Ours bfloat16 vs ours float32 on the same patches: embedding cosine min {c.min():.5f}, "

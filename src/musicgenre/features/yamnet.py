@@ -14,11 +14,18 @@ file never share a cache store, and a config's key does not depend on the enviro
 ``precision`` is that of YAMNet's network (see :mod:`musicgenre.yamnet.fast`): ``"auto"`` (bfloat16 on CPUs
 with native bfloat16 units, else float32), ``"float32"`` or ``"bfloat16"``. The cache key holds the
 *resolved* precision, so bfloat16 and float32 embeddings never share a store either.
+
+``backend`` is the runtime of the network (see :mod:`musicgenre.yamnet.backends`): ``"auto"`` (OpenVINO when
+installed, else torch), ``"torch"`` or ``"openvino"``. The key holds the *resolved* backend too, so features
+from different runtimes never share a store; for ``"torch"`` the key is the one from before backends existed,
+so existing stores stay valid.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -28,7 +35,7 @@ import numpy as np
 from musicgenre.audio.io import resample
 from musicgenre.audio.segment import SegmentConfig
 from musicgenre.features.pretrained import PretrainedFeatureConfig
-from musicgenre.features.registry import FeatureConfig, register_feature
+from musicgenre.features.registry import register_feature
 from musicgenre.pretrained import PretrainedBundle, WeightsFamily
 from musicgenre.yamnet import params as P
 from musicgenre.yamnet.frontend import num_frames, num_patches
@@ -47,15 +54,22 @@ class _YamnetConfig(PretrainedFeatureConfig):
     weights_family: ClassVar[WeightsFamily] = YAMNET
 
     precision: str = "auto"  # of the network: "auto", "float32" or "bfloat16"
+    backend: str = "auto"  # runtime of the network: "auto", "torch" or "openvino"
 
     def key(self) -> str:
-        """Hash of the config: the weights' identity (format + content) and the *resolved* precision."""
+        """Hash of the config: the weights' identity (format + content), the *resolved* precision and backend."""
+        from musicgenre.yamnet.backends import resolve_backend
         from musicgenre.yamnet.fast import resolve_precision
 
         self.require_weights()
-        precision = resolve_precision(self.precision)
-        pinned = self if precision == self.precision else dataclasses.replace(self, precision=precision)
-        return FeatureConfig.key(pinned)
+        pinned = dataclasses.replace(
+            self, precision=resolve_precision(self.precision), backend=resolve_backend(self.backend)
+        )
+        fields = pinned.to_dict()
+        if fields["backend"] == "torch":  # the key from before backends existed: old stores stay valid
+            del fields["backend"]
+        blob = json.dumps(fields, sort_keys=True).encode()
+        return f"{self.name}-{hashlib.sha1(blob).hexdigest()[:10]}"
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,7 @@ def yamnet_features(
     sample_rate: int,
     weights: PretrainedBundle | str | None = None,
     precision: str = "auto",
+    backend: str = "auto",
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(log_mel (n, frames, 64), embeddings (n, patches, 1024))`` float32 of ``segments`` ``(n, samples)``.
 
@@ -109,7 +124,7 @@ def yamnet_features(
             np.zeros((0, num_frames(n), P.MEL_BANDS), np.float32),
             np.zeros((0, num_patches(n), P.EMBEDDING_SIZE), np.float32),
         )
-    out = get_model(weights or None, precision=precision).infer(x)
+    out = get_model(weights or None, precision=precision, backend=backend).infer(x)
     return out.log_mel.cpu().numpy().astype(np.float32, copy=False), out.embeddings.cpu().numpy().astype(
         np.float32, copy=False
     )
@@ -118,11 +133,11 @@ def yamnet_features(
 def extract_joint(
     configs: Sequence[_YamnetConfig], segments: np.ndarray, sample_rate: int
 ) -> list[np.ndarray]:
-    """Both YAMNet features from one pass per distinct (weights, precision), in the order of ``configs``."""
-    results: dict[tuple[PretrainedBundle, str], tuple[np.ndarray, np.ndarray]] = {}
+    """Both YAMNet features from one pass per distinct (weights, precision, backend), in ``configs``' order."""
+    results: dict[tuple[PretrainedBundle, str, str], tuple[np.ndarray, np.ndarray]] = {}
     out = []
     for cfg in configs:
-        setting = (cfg.bundle(), cfg.precision)
+        setting = (cfg.bundle(), cfg.precision, cfg.backend)
         if setting not in results:
             results[setting] = yamnet_features(segments, sample_rate, *setting)
         log_mel, embeddings = results[setting]
