@@ -25,6 +25,7 @@ install: $(STAMP)
 install-dev: $(STAMP_DEV)
 
 demo: $(STAMP)
+	$(VENV)/bin/musicgenre download musicnn  # the bundled model's second backbone, from PyPI, once
 	$(VENV)/bin/musicgenre demo --out runs/demo
 
 test: $(STAMP_DEV)
