@@ -273,6 +273,8 @@ models that got it right; 95% bootstrap interval over tracks). The best is chose
 from the zero-shot floor (zeroshot_yamnet) on those tracks (paired bootstrap interval of the difference
 excludes 0); otherwise the zero-shot head is, because its only licence is YAMNet's Apache-2.0 while GTZAN's
 redistribution terms are unclear.
+Among rows that cannot be told apart from the best there (and are distinguishable from the floor), one
+that needs only YAMNet is preferred to one that also needs musicnn, whose weights are a separate download.
 
 {dm.candidate_table(sel)}
 
