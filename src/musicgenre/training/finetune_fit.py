@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
 from musicgenre.features.registry import FeatureConfig
 from musicgenre.models.anchored import anchor_rows
 from musicgenre.training.result import TrainingError
@@ -20,7 +18,7 @@ from musicgenre.training.result import TrainingError
 def init_finetune(model: Any, config: FeatureConfig, label_names: list[str], options: dict[str, Any]) -> None:
     """Load YAMNet's convolutions (the weights ``config``, the log-mel feature, names) into ``model`` and
     set its head's anchor from the AudioSet rows of each genre's classes; ``options`` get the class table."""
-    from musicgenre.training.zeroshot_fit import zeroshot_options
+    from musicgenre.training.zeroshot_fit import set_genre_classes
     from musicgenre.yamnet.weights import load_weights
 
     if config.name not in ("yamnet_logmel", "yamnet_activations"):
@@ -31,13 +29,7 @@ def init_finetune(model: Any, config: FeatureConfig, label_names: list[str], opt
             f"finetune_yamnet freezes {model.opts.freeze_layers} layers but its input holds the activations "
             f"after layer {layer}"
         )
-    mapping_file = options.pop("mapping_file", None)
-    from musicgenre.models.zeroshot import read_mapping
-
-    options.update(zeroshot_options(label_names, read_mapping(mapping_file) if mapping_file else None))
+    set_genre_classes(label_names, options)
     fused = load_weights(getattr(config, "source", None))
-    with torch.no_grad():
-        for module, conv in zip(model.cnn.layers, fused.convs, strict=True):
-            module.conv.weight.copy_(torch.as_tensor(conv.weight, dtype=torch.float32))
-            module.conv.bias.copy_(torch.as_tensor(conv.bias, dtype=torch.float32))
+    model.cnn.load_convs(fused.convs)
     model.set_anchor(*anchor_rows(fused.dense_weight, fused.dense_bias, options["classes"]))

@@ -486,13 +486,10 @@ def _train_sklearn(prep: _Prepared, meta: dict[str, Any] | None, progress: bool)
 
 def _fit_zeroshot(prep: _Prepared, meta: dict[str, Any] | None) -> TrainResult:
     """No training: the mapped AudioSet classes and YAMNet's dense layer; inputs are not normalised."""
-    from musicgenre.models.zeroshot import read_mapping
-    from musicgenre.training.zeroshot_fit import load_yamnet_dense, score_zeroshot, zeroshot_options
+    from musicgenre.training.zeroshot_fit import load_yamnet_dense, score_zeroshot, set_genre_classes
 
     t0 = time.perf_counter()
-    mapping_file = prep.model_options.pop("mapping_file", None)
-    mapping = read_mapping(mapping_file) if mapping_file else None
-    prep.model_options.update(zeroshot_options(prep.label_names, mapping))
+    mapping_file = set_genre_classes(prep.label_names, prep.model_options)
     model = _build(prep)
     (name,) = prep.inputs
     load_yamnet_dense(model, prep.feature_configs[name])
@@ -508,14 +505,11 @@ def _fit_zeroshot(prep: _Prepared, meta: dict[str, Any] | None) -> TrainResult:
 def _fit_anchored(prep: _Prepared, meta: dict[str, Any] | None, progress: bool) -> TrainResult:
     """L2-SP fit of a head started from YAMNet's genre rows; inputs are not normalised."""
     from musicgenre.models.anchored import anchor_rows
-    from musicgenre.models.zeroshot import read_mapping
     from musicgenre.training.anchored_fit import fit_anchored
-    from musicgenre.training.zeroshot_fit import yamnet_dense, zeroshot_options
+    from musicgenre.training.zeroshot_fit import set_genre_classes, yamnet_dense
 
     t0 = time.perf_counter()
-    mapping_file = prep.model_options.pop("mapping_file", None)
-    mapping = read_mapping(mapping_file) if mapping_file else None
-    prep.model_options.update(zeroshot_options(prep.label_names, mapping))
+    mapping_file = set_genre_classes(prep.label_names, prep.model_options)
     (name,) = prep.inputs
     weight, bias = yamnet_dense(prep.feature_configs[name])
     model = _build(prep)

@@ -42,6 +42,16 @@ def zeroshot_options(
     return {"classes": indices, "class_names": names}
 
 
+def set_genre_classes(label_names: Sequence[str], options: dict[str, Any]) -> str | None:
+    """Resolve the genre -> AudioSet class table into ``options`` (``classes``, ``class_names``), from the
+    ``mapping_file`` option (popped) or the default table; returns that file (None: the default)."""
+    from musicgenre.models.zeroshot import read_mapping
+
+    mapping_file = options.pop("mapping_file", None)
+    options.update(zeroshot_options(label_names, read_mapping(mapping_file) if mapping_file else None))
+    return mapping_file
+
+
 def yamnet_dense(config: FeatureConfig) -> tuple[Any, Any]:
     """YAMNet's dense layer ``(weight (521, 1024), bias (521,))`` of the weights that ``config`` (the
     embedding feature) was computed with."""

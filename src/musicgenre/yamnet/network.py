@@ -11,6 +11,7 @@ TensorFlow's ``'SAME'`` padding is asymmetric at stride 2: for an even input siz
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -126,14 +127,19 @@ class YAMNetCNN(nn.Module):
     def load_fused(self, weights: FusedWeights) -> None:
         """Copy ``weights`` (validated first) into the modules."""
         weights.validate()
-        for module, conv in zip(self.layers, weights.convs, strict=True):
-            module.conv.weight.copy_(torch.from_numpy(np.ascontiguousarray(conv.weight, dtype=np.float32)))
-            module.conv.bias.copy_(torch.from_numpy(np.ascontiguousarray(conv.bias, dtype=np.float32)))
+        self.load_convs(weights.convs)
         self.dense.weight.copy_(
             torch.from_numpy(np.ascontiguousarray(weights.dense_weight, dtype=np.float32))
         )
         self.dense.bias.copy_(torch.from_numpy(np.ascontiguousarray(weights.dense_bias, dtype=np.float32)))
         self.kind = weights.kind
+
+    @torch.no_grad()
+    def load_convs(self, convs: Sequence[ConvWeights]) -> None:
+        """Copy the fused convolutions ``convs`` (one per module of :attr:`layers`) into the modules."""
+        for module, conv in zip(self.layers, convs, strict=True):
+            module.conv.weight.copy_(torch.from_numpy(np.ascontiguousarray(conv.weight, dtype=np.float32)))
+            module.conv.bias.copy_(torch.from_numpy(np.ascontiguousarray(conv.bias, dtype=np.float32)))
 
     def features(self, patches: Tensor) -> Tensor:
         """Last feature map ``(n, 1024, 3, 2)``."""
