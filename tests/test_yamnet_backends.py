@@ -157,3 +157,48 @@ def test_openvino_frontend_on_one_thread_restores_the_thread_count(tflite_path: 
     one = model.infer(real_segments[:2])
     torch.testing.assert_close(two.log_mel, one.log_mel, rtol=0, atol=0)
     assert _cosines(two.embeddings, one.embeddings).min() >= 0.99999
+
+
+@needs_openvino
+@pytest.mark.parametrize("threads", [1, 2])
+def test_pipelined_network_equals_chunk_by_chunk(tflite_path: Path, real_segments, threads: int) -> None:
+    """The asynchronous path of ``infer`` gives each chunk exactly the synchronous call's outputs, in order."""
+    model = get_model(tflite_path, precision="float32", backend="openvino")
+    net = model.fast_cnn()
+    assert isinstance(net, openvino_backend.OpenVINOCNN)
+    _, patches = model.frontend(torch.from_numpy(real_segments))
+    chunks = list(patches.reshape(-1, 96, 64).split(7))  # uneven: the last chunk is shorter
+    torch.set_num_threads(threads)
+    try:
+        produced: list[int] = []
+
+        def lazily():
+            for i, c in enumerate(chunks):
+                produced.append(i)
+                yield c
+
+        piped = list(net.pipelined(lazily()))
+        by_hand = [net(c) for c in chunks]
+    finally:
+        torch.set_num_threads(1)
+    assert produced == list(range(len(chunks))) and len(piped) == len(chunks)
+    for (e, lg), (e2, lg2), c in zip(piped, by_hand, chunks, strict=True):
+        assert e.shape == (c.shape[0], 1024) and lg.shape == (c.shape[0], 521)
+        torch.testing.assert_close(e, e2, rtol=0, atol=0)
+        torch.testing.assert_close(lg, lg2, rtol=0, atol=0)
+
+
+@needs_openvino
+def test_abandoned_pipelined_iteration_leaves_the_network_usable(tflite_path: Path, real_segments) -> None:
+    model = get_model(tflite_path, precision="float32", backend="openvino")
+    net = model.fast_cnn()
+    _, patches = model.frontend(torch.from_numpy(real_segments[:4]))
+    flat = patches.reshape(-1, 96, 64)
+    iterator = net.pipelined(iter(flat.split(4)))
+    first = next(iterator)
+    iterator.close()  # the consumer stops early: the requests in flight are waited for
+    again = next(net.pipelined(iter(flat.split(4))))
+    torch.testing.assert_close(first[0], again[0], rtol=0, atol=0)
+    with pytest.raises(ZeroDivisionError):  # an error in the producer reaches the caller
+        list(net.pipelined(c / 0 if i == 1 else c for i, c in enumerate([flat[:4], 1])))
+    torch.testing.assert_close(net(flat[:4])[0], first[0], rtol=0, atol=0)

@@ -156,18 +156,23 @@ class YAMNet(nn.Module):
         # Rows go through in blocks of about ``chunk`` patches, frontend then network, so that a block's
         # frames and spectra stay in cache (1.18x faster than one frontend call on 100 segments).
         rows = max(1, chunk // num_patches(x.shape[-1]))
-        mel_parts, emb_parts, logit_parts = [], [], []
-        for first in range(0, x.shape[0], rows):
-            log_mel, patches = self._frontend(x[first : first + rows], fast)
-            mel_parts.append(log_mel)
-            flat = patches.reshape(-1, P.PATCH_FRAMES, P.PATCH_BANDS)
-            for start in range(0, flat.shape[0], chunk):
-                e, lg = net(flat[start : start + chunk])
-                emb_parts.append(e)
-                logit_parts.append(lg)
+        mel_parts: list[Tensor] = []
+
+        def patch_chunks() -> Iterator[Tensor]:
+            for first in range(0, x.shape[0], rows):
+                log_mel, patches = self._frontend(x[first : first + rows], fast)
+                mel_parts.append(log_mel)
+                flat = patches.reshape(-1, P.PATCH_FRAMES, P.PATCH_BANDS)
+                for start in range(0, flat.shape[0], chunk):
+                    yield flat[start : start + chunk]
+
+        if isinstance(net, OpenVINOCNN):  # the next block's frontend runs while the network works
+            outputs = list(net.pipelined(patch_chunks()))
+        else:
+            outputs = [net(patches) for patches in patch_chunks()]
         b, p = x.shape[0], num_patches(x.shape[-1])
-        embeddings = torch.cat(emb_parts).view(b, p, -1)
-        scores = torch.sigmoid(torch.cat(logit_parts)).view(b, p, -1)
+        embeddings = torch.cat([e for e, _ in outputs]).view(b, p, -1)
+        scores = torch.sigmoid(torch.cat([lg for _, lg in outputs])).view(b, p, -1)
         return YAMNetOutput(scores, embeddings, torch.cat(mel_parts).contiguous())
 
     def _frontend(self, x: Tensor, fast: bool) -> tuple[Tensor, Tensor]:

@@ -10,6 +10,11 @@ the convolutions in bfloat16 on CPUs with native bfloat16 units (AVX512-BF16, AM
 The number of threads is torch's (``torch.get_num_threads()``) when the network is first called with it, so
 ``torch.set_num_threads`` governs both backends.
 
+:meth:`OpenVINOCNN.pipelined` runs the network asynchronously on chunks produced lazily by the caller: while
+OpenVINO's threads work on one chunk, the calling thread computes the next (the log-mel frontend, in
+:meth:`YAMNet.infer <musicgenre.yamnet.model.YAMNet.infer>`). On two threads this hides most of the frontend
+behind the network (measured 0.53 -> 0.44 ms per patch); on one thread it changes nothing.
+
 OpenVINO is an optional dependency (``pip install 'musicgenre[fast]'``): :func:`available` says whether it
 is installed, and ``backend="auto"`` falls back to torch without it.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -86,6 +92,7 @@ class OpenVINOCNN:
         self.precision = precision
         self._graph = build_graph(cnn)
         self._compiled: dict[int, tuple[Any, Any]] = {}
+        self._queues: dict[int, Any] = {}
         self._lock = threading.Lock()
 
     def compiled(self, threads: int | None = None) -> Any:
@@ -111,7 +118,7 @@ class OpenVINOCNN:
         return str(self.compiled().get_property("INFERENCE_PRECISION_HINT"))
 
     def __call__(self, patches: Tensor) -> tuple[Tensor, Tensor]:
-        x = np.ascontiguousarray(patches.reshape(-1, P.PATCH_FRAMES, P.PATCH_BANDS).numpy(), dtype=np.float32)
+        x = _as_input(patches)
         with self._lock:
             self.compiled()
             _, request = self._compiled[torch.get_num_threads()]
@@ -119,3 +126,48 @@ class OpenVINOCNN:
             embeddings = torch.from_numpy(np.array(result["embeddings"], copy=True))
             logits = torch.from_numpy(np.array(result["logits"], copy=True))
         return embeddings, logits
+
+    def pipelined(self, chunks: Iterable[Tensor], in_flight: int = 2) -> Iterator[tuple[Tensor, Tensor]]:
+        """``(embeddings, logits)`` of each chunk of ``chunks``, in order, computed asynchronously.
+
+        ``chunks`` is consumed lazily: the next chunk is produced (by the caller's generator, on the calling
+        thread) while at most ``in_flight`` earlier ones run in OpenVINO's threads. The same outputs as calling
+        the network on each chunk; the calls of other threads wait until the whole iteration has ended.
+        """
+        import openvino as ov
+
+        with self._lock:
+            threads = torch.get_num_threads()
+            compiled = self.compiled(threads)
+            key = threads * 100 + in_flight
+            if key not in self._queues:
+                self._queues[key] = ov.AsyncInferQueue(compiled, in_flight)
+            queue = self._queues[key]
+            done: dict[int, tuple[Tensor, Tensor]] = {}
+
+            def finished(request: Any, index: int) -> None:
+                done[index] = (
+                    torch.from_numpy(np.array(request.get_tensor("embeddings").data, copy=True)),
+                    torch.from_numpy(np.array(request.get_tensor("logits").data, copy=True)),
+                )
+
+            queue.set_callback(finished)
+            submitted, emitted = 0, 0
+            try:
+                for chunk in chunks:
+                    queue.start_async({0: _as_input(chunk)}, submitted)  # waits for a free request
+                    submitted += 1
+                    while emitted in done:  # results that are already in, in order
+                        yield done.pop(emitted)
+                        emitted += 1
+                queue.wait_all()
+                while emitted < submitted:
+                    yield done.pop(emitted)
+                    emitted += 1
+            finally:
+                queue.wait_all()  # an abandoned iteration leaves no request running
+
+
+def _as_input(patches: Tensor) -> np.ndarray:
+    """Patches as the contiguous float32 ``(n, 96, 64)`` array the compiled model takes."""
+    return np.ascontiguousarray(patches.reshape(-1, P.PATCH_FRAMES, P.PATCH_BANDS).numpy(), dtype=np.float32)
