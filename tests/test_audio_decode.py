@@ -27,7 +27,6 @@ def test_to_mono_and_resample() -> None:
     assert same.dtype == np.float32 and np.array_equal(same, tone)
 
 
-
 @pytest.mark.parametrize("channels", [2, 3, 6, 7, 8, 11])
 def test_to_mono_is_bit_identical_to_the_mean(channels: int) -> None:
     """The column-by-column downmix gives exactly numpy's mean over the channels (its summation order)."""
@@ -36,6 +35,7 @@ def test_to_mono_is_bit_identical_to_the_mean(channels: int) -> None:
     assert out.dtype == np.float32 and out.flags.c_contiguous
     np.testing.assert_array_equal(out, x.mean(axis=1, dtype=np.float32))
     assert not np.shares_memory(out, x)
+
 
 # ------------------------------------------------------------------- issue 9, item 13: libmpg123's notes
 def _not_mp3(tmp_path: Path) -> Path:
