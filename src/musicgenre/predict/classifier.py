@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from musicgenre.errors import AudioError, CheckpointError, MusicGenreError
 from musicgenre.predict.aggregate import METHODS, aggregate, confidence
 from musicgenre.predict.results import PredictionFailure, PredictionResult
 from musicgenre.predict.windows import SignalStats, sliding_windows
+from musicgenre.prefetch import prefetch
 from musicgenre.pretrained import PretrainedBundle
 from musicgenre.training.data import load_batch
 from musicgenre.training.inference import model_from_checkpoint
@@ -170,9 +172,12 @@ class GenreClassifier:
         used: missing, empty, unsupported or unrecognised, corrupt or truncated, NaN/inf samples.
         """
         start = time.perf_counter()
-        with AudioStream(path, self.sample_rate, block_seconds=self.block_seconds) as stream:
+        with (
+            AudioStream(path, self.sample_rate, block_seconds=self.block_seconds) as stream,
+            closing(prefetch(stream.blocks())) as blocks,  # the next block decodes while the model runs
+        ):
             result = self._classify(
-                stream.blocks(),
+                blocks,
                 path=str(path),
                 hop_seconds=hop_seconds,
                 method=aggregate,
