@@ -56,8 +56,7 @@ def test_closing_early_stops_the_thread_and_closes_the_source() -> None:
 
     def source():
         try:
-            for i in range(10_000):
-                yield i
+            yield from range(10_000)
         finally:
             closed.set()
 
