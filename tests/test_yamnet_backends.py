@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from musicgenre import openvino_runtime
 from musicgenre.audio.io import load_audio
 from musicgenre.audio.segment import SegmentConfig, split_segments
 from musicgenre.features import yamnet as yamnet_features
@@ -106,7 +107,7 @@ def test_backend_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="backend must be one of"):
         backends.resolve_backend("onnx")
     monkeypatch.delenv(backends.BACKEND_ENV_VAR)
-    monkeypatch.setattr(openvino_backend, "available", lambda: False)
+    monkeypatch.setattr(openvino_runtime, "available", lambda: False)
     assert backends.resolve_backend("auto") == "torch"  # falls back when the package is missing
     with pytest.raises(ImportError, match="openvino"):
         backends.resolve_backend("openvino")

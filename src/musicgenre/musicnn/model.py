@@ -32,6 +32,7 @@ from musicgenre.musicnn.frontend import MusicnnFrontend
 from musicgenre.musicnn.tf_checkpoint import CheckpointFormatError, read_checkpoint
 
 if TYPE_CHECKING:
+    from musicgenre.musicnn.openvino_backend import OpenVINOMusicnn
     from musicgenre.pretrained import PretrainedBundle
 
 BN_EPSILON = 1e-3
@@ -55,6 +56,7 @@ POOL_SIZE = 753
 #: 3 s segment each) stay in cache. Measured on one thread (BENCHMARKS.md): 1-4 best, 8 +25%, 32 +70%.
 BATCH_SIZE = 4
 PENULTIMATE_SIZE = 200
+BACKEND_ENV_VAR = "MUSICGENRE_MUSICNN_BACKEND"
 
 
 @dataclass(frozen=True)
@@ -148,38 +150,76 @@ class MusicnnNetwork(nn.Module):
         return MusicnnOutput(taggram, max_pool, mean_pool, penultimate, log_mel)
 
 
+def resolve_backend(backend: str | None = "auto") -> str:
+    """``"torch"`` or ``"openvino"`` for musicnn's network: ``backend``, else ``$MUSICGENRE_MUSICNN_BACKEND``,
+    else ``"openvino"`` when it is installed (``pip install 'musicgenre[fast]'``), else ``"torch"``."""
+    from musicgenre.openvino_runtime import resolve_backend as resolve
+
+    return resolve(backend, BACKEND_ENV_VAR, "musicnn")
+
+
 class Musicnn(nn.Module):
     """musicnn end to end: 16 kHz segments ``(n, samples)`` -> :class:`MusicnnOutput`, one patch per segment.
 
     ``sample_rate``, ``scene_embedding_size`` and ``timestamp_embedding_size`` (max_pool + mean_pool) follow
-    the HEAR API (see :mod:`musicgenre.musicnn.hear`).
+    the HEAR API (see :mod:`musicgenre.musicnn.hear`). ``backend`` (``"torch"`` or ``"openvino"``, resolved
+    from ``"auto"``) runs the network in :meth:`infer` on the CPU; both are float32 and agree to about 1e-6
+    (see :mod:`musicgenre.musicnn.openvino_backend`), so the features' cache key does not name it.
     """
 
     sample_rate = 16000
     scene_embedding_size = 2 * POOL_SIZE
     timestamp_embedding_size = 2 * POOL_SIZE
 
-    def __init__(self, weights: dict[str, np.ndarray], labels: tuple[str, ...]) -> None:
+    def __init__(
+        self, weights: dict[str, np.ndarray], labels: tuple[str, ...], backend: str = "auto"
+    ) -> None:
         super().__init__()
         self.frontend = MusicnnFrontend()
         self.network = MusicnnNetwork(weights)
         self.labels = labels
+        self.backend = resolve_backend(backend)
+        self._fast: OpenVINOMusicnn | None = None
+        self._fast_lock = threading.Lock()
 
     def forward(self, x: torch.Tensor) -> MusicnnOutput:
         return self.network(self.frontend(x))
 
+    def fast_network(self) -> OpenVINOMusicnn | None:
+        """The OpenVINO network :meth:`infer` uses (built on first use), or None for torch or off the CPU."""
+        if self.backend != "openvino" or self.frontend.window.device.type != "cpu":
+            return None
+        with self._fast_lock:
+            if self._fast is None:
+                from musicgenre.musicnn.openvino_backend import OpenVINOMusicnn
+
+                self._fast = OpenVINOMusicnn(self.network)
+            return self._fast
+
     @torch.inference_mode()
-    def infer(self, segments: np.ndarray | torch.Tensor, batch_size: int = BATCH_SIZE) -> MusicnnOutput:
-        """Outputs of ``segments`` (float32, 16 kHz), computed ``batch_size`` segments at a time."""
+    def infer(
+        self, segments: np.ndarray | torch.Tensor, batch_size: int = BATCH_SIZE, *, fast: bool = True
+    ) -> MusicnnOutput:
+        """Outputs of ``segments`` (float32, 16 kHz), computed ``batch_size`` segments at a time.
+
+        ``fast=False`` runs the torch network whatever the backend."""
         x = torch.as_tensor(np.asarray(segments, dtype=np.float32))
         device = self.frontend.window.device
-        parts = [self(x[i : i + batch_size].to(device)) for i in range(0, max(1, len(x)), batch_size)]
+        net = self.fast_network() if fast else None
+        parts = []
+        for i in range(0, max(1, len(x)), batch_size):
+            batch = x[i : i + batch_size].to(device)
+            if net is None:
+                parts.append(self(batch))
+            else:
+                log_mel = self.frontend(batch)
+                parts.append(MusicnnOutput(*net(log_mel), log_mel))
         return MusicnnOutput(
             *(torch.cat([getattr(p, f) for p in parts]) for f in MusicnnOutput.__dataclass_fields__)
         )
 
 
-def load_network(folder: str | Path, model: str) -> Musicnn:
+def load_network(folder: str | Path, model: str, backend: str = "auto") -> Musicnn:
     """The ``model`` ("MSD" or "MTT") network from a weights folder holding ``MSD_musicnn/`` and ``MTT_musicnn/``."""
     if model not in MODEL_DIRS:
         raise ValueError(f"unknown musicnn model {model!r}; choose from {sorted(MODEL_DIRS)}")
@@ -196,10 +236,10 @@ def load_network(folder: str | Path, model: str) -> Musicnn:
         raise CheckpointFormatError(
             f"{prefix}: not a musicnn checkpoint (dense/kernel is {weights['dense/kernel'].shape})"
         )
-    return Musicnn(weights, LABELS[model]).eval()
+    return Musicnn(weights, LABELS[model], backend).eval()
 
 
-_CACHE: dict[tuple[str, str, str], Musicnn] = {}
+_CACHE: dict[tuple[str, str, str, str], Musicnn] = {}
 _LOCK = threading.Lock()
 
 
@@ -207,18 +247,20 @@ def get_model(
     bundle: PretrainedBundle | str | Path | None = None,
     model: str = "MSD",
     device: str | torch.device | None = None,
+    backend: str = "auto",
 ) -> Musicnn:
     """The ``model`` network with these weights (a bundle, a folder, or None: the default resolution),
-    loaded once per process and device (``None``: :func:`~musicgenre.device.current_device`);
-    :meth:`Musicnn.infer` takes CPU input and returns outputs on that device."""
+    loaded once per process, device (``None``: :func:`~musicgenre.device.current_device`) and backend (see
+    :func:`resolve_backend`); :meth:`Musicnn.infer` takes CPU input and returns outputs on that device."""
     from musicgenre.device import device_or_current
     from musicgenre.musicnn.weights import resolve_weights
 
     resolved = resolve_weights(bundle)
     where = str(device_or_current(device))
-    key = (resolved.identity, model, where)
+    chosen = resolve_backend(backend) if where == "cpu" else "torch"
+    key = (resolved.identity, model, where, chosen)
     with _LOCK:
         if key not in _CACHE:
-            net = load_network(resolved.path, model)
+            net = load_network(resolved.path, model, chosen)
             _CACHE[key] = net if where == "cpu" else net.to(where)
         return _CACHE[key]

@@ -13,9 +13,11 @@ agreement checks against the float32 torch network (tests/test_yamnet_backends.p
 
 from __future__ import annotations
 
-import os
+from musicgenre import openvino_runtime
+from musicgenre.openvino_runtime import BACKENDS
 
-BACKENDS = ("auto", "torch", "openvino")
+__all__ = ["BACKENDS", "BACKEND_ENV_VAR", "resolve_backend"]
+
 BACKEND_ENV_VAR = "MUSICGENRE_YAMNET_BACKEND"
 
 
@@ -24,17 +26,4 @@ def resolve_backend(backend: str | None = "auto") -> str:
 
     An explicit ``"openvino"`` without the package raises ``ImportError``; ``"auto"`` falls back to torch.
     """
-    from musicgenre.yamnet.openvino_backend import available
-
-    backend = backend or "auto"
-    if backend == "auto":
-        backend = os.environ.get(BACKEND_ENV_VAR, "auto") or "auto"
-    if backend not in BACKENDS:
-        raise ValueError(f"YAMNet backend must be one of {BACKENDS}, got {backend!r}")
-    if backend == "auto":
-        return "openvino" if available() else "torch"
-    if backend == "openvino" and not available():
-        raise ImportError(
-            "YAMNet backend 'openvino' needs the openvino package: pip install 'musicgenre[fast]'"
-        )
-    return backend
+    return openvino_runtime.resolve_backend(backend, BACKEND_ENV_VAR, "YAMNet")

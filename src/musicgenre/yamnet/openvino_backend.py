@@ -7,8 +7,7 @@ dense classifier. Building and compiling it takes well under a second.
 
 ``precision="bfloat16"`` sets OpenVINO's ``INFERENCE_PRECISION_HINT`` to ``bf16``: its CPU plugin then runs
 the convolutions in bfloat16 on CPUs with native bfloat16 units (AVX512-BF16, AMX) and in float32 elsewhere.
-The number of threads is torch's (``torch.get_num_threads()``) when the network is first called with it, so
-``torch.set_num_threads`` governs both backends.
+Compilation per thread count and the lock: :class:`musicgenre.openvino_runtime.CompiledGraph`.
 
 :meth:`OpenVINOCNN.pipelined` runs the network asynchronously on chunks produced lazily by the caller: while
 OpenVINO's threads work on one chunk, the calling thread computes the next (the log-mel frontend, in
@@ -21,26 +20,18 @@ is installed, and ``backend="auto"`` falls back to torch without it.
 
 from __future__ import annotations
 
-import importlib.util
-import threading
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from musicgenre.openvino_runtime import HINTS, CompiledGraph, available
 from musicgenre.yamnet import params as P
 from musicgenre.yamnet.network import YAMNetCNN, same_padding
 
-HINTS = {"float32": "f32", "bfloat16": "bf16"}
-
-
-@lru_cache(maxsize=1)
-def available() -> bool:
-    """True when the ``openvino`` package can be imported."""
-    return importlib.util.find_spec("openvino") is not None
+__all__ = ["HINTS", "OpenVINOCNN", "available", "build_graph"]
 
 
 def build_graph(cnn: YAMNetCNN) -> Any:
@@ -79,7 +70,7 @@ def build_graph(cnn: YAMNetCNN) -> Any:
     return ov.Model([embeddings, logits], [patches], "yamnet")
 
 
-class OpenVINOCNN:
+class OpenVINOCNN(CompiledGraph):
     """Patches ``(n, 96, 64)`` -> ``(embeddings (n, 1024), logits (n, 521))`` float32, run by OpenVINO.
 
     A drop-in for :class:`~musicgenre.yamnet.fast.FastCNN` in :meth:`YAMNet.infer`. One compiled model per
@@ -89,42 +80,11 @@ class OpenVINOCNN:
     def __init__(self, cnn: YAMNetCNN, precision: str = "float32") -> None:
         if precision not in HINTS:
             raise ValueError(f"precision must be one of {tuple(HINTS)}, got {precision!r}")
-        self.precision = precision
-        self._graph = build_graph(cnn)
-        self._compiled: dict[int, tuple[Any, Any]] = {}
+        super().__init__(build_graph(cnn), precision)
         self._queues: dict[int, Any] = {}
-        self._lock = threading.Lock()
-
-    def compiled(self, threads: int | None = None) -> Any:
-        """The compiled model for ``threads`` (default: ``torch.get_num_threads()``), compiled once."""
-        import openvino as ov
-
-        threads = threads or torch.get_num_threads()
-        if threads not in self._compiled:
-            config = {
-                "INFERENCE_NUM_THREADS": threads,
-                "INFERENCE_PRECISION_HINT": HINTS[self.precision],
-                "PERFORMANCE_HINT": "LATENCY",
-                # Pinning puts every process's threads on the same first cores: two feature workers
-                # with one thread each then share one core (measured: 2 workers slower than 1).
-                "ENABLE_CPU_PINNING": False,
-            }
-            model = ov.Core().compile_model(self._graph, "CPU", config)
-            self._compiled[threads] = (model, model.create_infer_request())
-        return self._compiled[threads][0]
-
-    def execution_precision(self) -> str:
-        """The precision OpenVINO actually runs (``"f32"`` on CPUs without bfloat16 units)."""
-        return str(self.compiled().get_property("INFERENCE_PRECISION_HINT"))
 
     def __call__(self, patches: Tensor) -> tuple[Tensor, Tensor]:
-        x = _as_input(patches)
-        with self._lock:
-            self.compiled()
-            _, request = self._compiled[torch.get_num_threads()]
-            result = request.infer({0: x})
-            embeddings = torch.from_numpy(np.array(result["embeddings"], copy=True))
-            logits = torch.from_numpy(np.array(result["logits"], copy=True))
+        embeddings, logits = self.run(_as_input(patches), ("embeddings", "logits"))
         return embeddings, logits
 
     def pipelined(self, chunks: Iterable[Tensor], in_flight: int = 2) -> Iterator[tuple[Tensor, Tensor]]:
@@ -136,7 +96,7 @@ class OpenVINOCNN:
         """
         import openvino as ov
 
-        with self._lock:
+        with self.lock:
             threads = torch.get_num_threads()
             compiled = self.compiled(threads)
             key = threads * 100 + in_flight
