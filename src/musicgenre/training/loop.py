@@ -112,6 +112,11 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 
     A model with a ``param_groups(weight_decay)`` method (a fine-tuned backbone) gives its own groups; a
     group's ``lr_scale`` multiplies the scheduled learning rate.
+
+    For weights on the CPU, AdamW takes its multi-tensor (``foreach``) step, which gives the per-tensor
+    loop's weights bit for bit in fewer Python calls, and in a bfloat16 run (``config.precision``) the
+    fused step (one kernel per tensor, 3-5x faster; equal to the others up to float32 rounding, so it is
+    kept for runs whose numbers already differ from float32 ones).
     """
     if hasattr(model, "param_groups"):
         groups = model.param_groups(config.weight_decay)
@@ -124,7 +129,10 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
         ]
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True)
-    return torch.optim.AdamW(groups, lr=config.lr)
+    options: dict[str, bool] = {}
+    if all(p.device.type == "cpu" for g in groups for p in g["params"]):
+        options = {"fused": True} if config.precision == "bfloat16" else {"foreach": True}
+    return torch.optim.AdamW(groups, lr=config.lr, **options)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
