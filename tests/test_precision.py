@@ -128,3 +128,50 @@ def test_bfloat16_training_runs_the_forward_in_bfloat16_and_saves_float32(
     f32 = run(problem, tmp_path / "f32", config=TrainConfig(epochs=2, batch_size=16, lr=3e-3, num_threads=1))
     w = load_checkpoint(f32.checkpoint_path).state_dict
     assert any(not torch.equal(w[k], ckpt.state_dict[k]) for k in w if w[k].is_floating_point())
+
+
+# ------------------------------------------------------------------------------------------- overheads
+def test_batches_normalised_in_place_equal_the_reference(tmp_path: Path) -> None:
+    from musicgenre.training.data import load_batch
+    from musicgenre.training.normalisation import apply_normalisation, compute_normalisation
+
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((50, 30, 7)) * 3 + 2).astype(np.float32)
+    mm = np.memmap(tmp_path / "x.f32", dtype=np.float32, mode="w+", shape=x.shape)
+    mm[:] = x
+    rows = rng.permutation(50)[:13]
+    for axis in (None, -1):
+        stats = compute_normalisation(x, axis)
+        want = apply_normalisation(x[np.sort(rows)], stats)  # the earlier per-batch code
+        for arr in (x, mm, x.astype(np.float64)):
+            got, _ = load_batch({"x": arr}, rows, {"x": stats})
+            assert got["x"].dtype == torch.float32
+            assert np.array_equal(got["x"].numpy(), want)
+    assert np.array_equal(mm, x)  # the source is never written
+
+
+def test_the_multi_tensor_adamw_step_gives_the_same_run(problem: dict, tmp_path: Path, monkeypatch) -> None:
+    from musicgenre.training import loop
+
+    cfg = TrainConfig(epochs=2, batch_size=16, lr=3e-3, num_threads=1)
+    new = run(problem, tmp_path / "foreach", model="bilstm", config=cfg)
+    real = torch.optim.AdamW
+
+    def per_tensor(groups, lr, **options):
+        assert options == {"foreach": True}
+        return real(groups, lr=lr, foreach=False)
+
+    monkeypatch.setattr(loop.torch.optim, "AdamW", per_tensor)
+    old = run(problem, tmp_path / "loop", model="bilstm", config=cfg)
+    a, b = load_checkpoint(new.checkpoint_path).state_dict, load_checkpoint(old.checkpoint_path).state_dict
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert new.history["train_loss"] == old.history["train_loss"]
+
+
+def test_bfloat16_runs_take_the_fused_adamw_step() -> None:
+    from musicgenre.models.registry import build_model
+    from musicgenre.training.loop import make_optimizer
+
+    model = build_model("cnn1d", {"seq": (8, 12)}, 3)
+    assert make_optimizer(model, TrainConfig(precision="bfloat16")).defaults["fused"] is True
+    assert make_optimizer(model, TrainConfig()).defaults["foreach"] is True
