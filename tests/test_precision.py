@@ -175,3 +175,33 @@ def test_bfloat16_runs_take_the_fused_adamw_step() -> None:
     model = build_model("cnn1d", {"seq": (8, 12)}, 3)
     assert make_optimizer(model, TrainConfig(precision="bfloat16")).defaults["fused"] is True
     assert make_optimizer(model, TrainConfig()).defaults["foreach"] is True
+
+
+def test_bfloat16_runs_the_2d_cnn_channels_last_and_saves_contiguous_weights(
+    problem: dict, tmp_path: Path, monkeypatch
+) -> None:
+    from musicgenre.models import registry
+    from musicgenre.training import predict_proba
+
+    layouts: list[bool] = []
+    real = registry.build_model
+
+    def spying(*args, **kwargs):
+        model = real(*args, **kwargs)
+        pool = next(m for m in model.modules() if isinstance(m, torch.nn.MaxPool2d))
+        pool.register_forward_hook(
+            lambda m, i, o: layouts.append(
+                i[0].is_contiguous(memory_format=torch.channels_last) and not i[0].is_contiguous()
+            )
+        )
+        return model
+
+    cfg = TrainConfig(epochs=1, batch_size=16, lr=3e-3, num_threads=1, precision="bfloat16")
+    with monkeypatch.context() as mp:
+        mp.setattr(registry, "build_model", spying)
+        res = run(problem, tmp_path / "cl", model="cnn2d", config=cfg)
+    assert layouts and all(layouts)
+    ckpt = load_checkpoint(res.checkpoint_path)
+    assert all(v.is_contiguous() for v in ckpt.state_dict.values())
+    proba = predict_proba(ckpt, {"seq": problem["inputs"]["seq"]}, problem["split"].test)
+    assert np.allclose(proba.sum(1), 1.0, atol=1e-5)

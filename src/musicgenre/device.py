@@ -209,5 +209,11 @@ def to_device(tensors: Mapping[str, torch.Tensor], device: torch.device) -> dict
 
 
 def cpu_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A detached CPU copy of ``model``'s weights and buffers (what checkpoints and resume states hold)."""
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    """A detached CPU copy of ``model``'s weights and buffers (what checkpoints and resume states hold),
+    contiguous whatever the memory format the model trained in."""
+    import torch
+
+    return {
+        k: v.detach().to("cpu", copy=True, memory_format=torch.contiguous_format)
+        for k, v in model.state_dict().items()
+    }

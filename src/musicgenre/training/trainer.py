@@ -441,6 +441,10 @@ def _train_torch(
         (name,) = prep.inputs
         init_finetune(model, prep.feature_configs[name], prep.label_names, prep.model_options)
     model = model.to(device)
+    if cfg.precision == "bfloat16" and device.type == "cpu":
+        from musicgenre.models.cnn2d import channels_last_weights
+
+        channels_last_weights(model)
     optimizer = make_optimizer(model, cfg)
     resume = folder.load_state()
     if resume is not None:
