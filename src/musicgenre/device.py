@@ -46,8 +46,9 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 PRECISION_CHOICES = ("float32", "bfloat16", "auto")
 
 #: Model kinds whose CPU training ``auto`` runs in bfloat16: measured faster under bfloat16 autocast on
-#: a CPU with native bfloat16 (AMD EPYC, avx512_bf16, 1 thread: cnn2d 1.5-1.6x, cnn1d 1.3x, bilstm 1.4-1.8x,
-#: combined 1.4-1.8x, waveform_cnn 4x; see benchmarks/results/training.md).
+#: a CPU with native bfloat16 (AMD EPYC, avx512_bf16, training at 1 thread: cnn2d 2.5x, cnn1d 1.4x, bilstm
+#: 1.5-1.8x, combined 1.8-2.5x, waveform_cnn 4x; at 2 threads the small cnn1d/bilstm rows gain little or
+#: nothing, the others 2-3.4x; see benchmarks/results/training.md).
 AUTO_BF16_MODELS = frozenset({"cnn2d", "cnn1d", "bilstm", "combined", "waveform_cnn"})
 
 #: /proc/cpuinfo flags of native bfloat16 arithmetic (AVX-512 BF16, AMX).
