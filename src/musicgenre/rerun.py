@@ -49,11 +49,14 @@ def _digest(value: Any) -> str:
 def training_fingerprint(config: Any) -> dict[str, Any]:
     """The part of a run's identity that a :class:`~musicgenre.training.trainer.TrainConfig` gives.
 
-    A run without augmentation keeps the fingerprint it had before augmentation existed.
+    A run without augmentation keeps the fingerprint it had before augmentation existed, and a float32
+    run the one it had before ``precision`` existed (``auto`` is resolved for the run's model before this).
     """
     training = {k: v for k, v in config.to_dict().items() if k not in _NOT_IN_FINGERPRINT}
     if not config.augment.active:
         training.pop("augment", None)
+    if training.get("precision", "float32") == "float32":
+        training.pop("precision", None)
     return training
 
 

@@ -50,7 +50,8 @@ class TrainSpec:
     """Overrides of a model's default training config: epochs, seed, and optionally batch size and lr;
     ``zeroshot_map``: a ``genre,class`` CSV for the zero-shot and anchored models (default: GTZAN's ten
     genres); ``augment``: a :class:`~musicgenre.training.augment.Augment` for gradient-trained models
-    (the one-step fits take none)."""
+    (the one-step fits take none); ``precision``: the CPU training precision of gradient-trained models
+    (``float32``, ``bfloat16``, ``auto``; see :func:`~musicgenre.device.resolve_precision`)."""
 
     epochs: int = 30
     seed: int = 0
@@ -58,6 +59,7 @@ class TrainSpec:
     lr: float | None = None
     zeroshot_map: Path | None = None
     augment: Any = None
+    precision: str = "float32"
 
     def model_options_for(self, model_name: str) -> dict[str, Any]:
         """Builder options that come from the command line (only the zero-shot mapping so far)."""
@@ -86,6 +88,12 @@ class TrainSpec:
 
             if get_model_spec(model_name).trainer in ("torch", "finetune"):
                 cfg.augment = self.augment
+        if self.precision != "float32":
+            from musicgenre.device import resolve_precision
+            from musicgenre.models import get_model_spec
+
+            if get_model_spec(model_name).trainer == "torch":
+                cfg.precision = resolve_precision(self.precision, model_name)
         return cfg
 
 

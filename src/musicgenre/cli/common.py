@@ -263,6 +263,7 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
             epochs: int,
             zeroshot_map: Path | None,
             augment: str | None,
+            precision: str = "float32",
             fold: int | None = None,
             batch_size: int | None = None,
             lr: float | None = None,
@@ -280,7 +281,13 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
             except ValueError as exc:
                 raise click.BadParameter(str(exc), param_hint="--augment") from None
             kwargs["train"] = TrainSpec(
-                epochs=epochs, seed=seed, batch_size=batch_size, lr=lr, zeroshot_map=zeroshot_map, augment=aug
+                epochs=epochs,
+                seed=seed,
+                batch_size=batch_size,
+                lr=lr,
+                zeroshot_map=zeroshot_map,
+                augment=aug,
+                precision=precision,
             )
             return func(*args, **kwargs)
 
@@ -330,6 +337,17 @@ def run_options(protocol_flag: str, *, tuning: bool) -> Callable:
                 "anchored or ensemble fits): mixup=ALPHA, time-masks=N and feature-masks=N (SpecAugment-style "
                 "bands of up to mask-fraction=F of an axis, on (time, features) inputs), gain=DB (waveform). "
                 "Seeded and recorded in the run's config. E.g. mixup=0.2,time-masks=2,feature-masks=2.",
+            ),
+            click.option(
+                "--precision",
+                type=click.Choice(("float32", "bfloat16", "auto")),
+                default="float32",
+                show_default=True,
+                help="CPU training precision of gradient-trained models: bfloat16 runs the forward passes "
+                "of training and validation under bfloat16 autocast (loss, optimizer step and checkpoints "
+                "stay float32); auto picks bfloat16 for the model kinds where it measured faster, on CPUs "
+                "with native bfloat16 (avx512_bf16/amx_bf16), float32 elsewhere. Recorded in the run's "
+                "config when not float32. On CUDA, --device's mixed precision applies whatever this says.",
             ),
         ]
         if tuning:

@@ -50,6 +50,10 @@ class CNN2dOptions:
         hidden: units of the head's hidden ReLU layer (0: linear head).
         dropout: dropout before each head layer.
         channels_last: run the convolutions in channels-last memory format (faster with oneDNN on CPU).
+            The input is made channels-last, but with its single channel that layout is ambiguous and
+            oneDNN keeps the whole trunk channels-first unless the weights are channels-last as well;
+            :func:`channels_last_weights` does that for bfloat16 training (float32 runs keep their
+            earlier numbers).
     """
 
     widths: tuple[int, ...] = (32, 64, 128, 256)
@@ -92,6 +96,18 @@ class CNN2dTrunk(nn.Module):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return self.pool(self.features(x))
+
+
+def channels_last_weights(model: nn.Module) -> nn.Module:
+    """Put the convolution weights of ``model``'s 2-D CNN trunks (those with ``channels_last``) in
+    channels-last memory format, so that oneDNN runs them, their batch norms and max pooling
+    channels-last (the pooling's channels-first CPU kernel is ~10x slower). Same values, other strides;
+    the results change by rounding only, so it is done for bfloat16 training (measured on AMD EPYC, 1
+    thread: cnn_mfcc 2.04 -> 1.33 s per 1000 training segments, cnn_spectrogram 2.37 -> 1.66)."""
+    for module in model.modules():
+        if isinstance(module, CNN2dTrunk) and module.channels_last:
+            module.features.to(memory_format=torch.channels_last)
+    return model
 
 
 @register_model(

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from musicgenre.training.normalisation import apply_normalisation
+from musicgenre.training.normalisation import normalisation_arrays
 
 
 def batch_rows(
@@ -66,10 +66,13 @@ def load_batch(
         rows = np.sort(rows)
     out: dict[str, torch.Tensor] = {}
     for name, arr in inputs.items():
-        a = np.ascontiguousarray(arr[rows], dtype=np.float32)
+        a = np.ascontiguousarray(arr[rows], dtype=np.float32)  # a fresh array (fancy indexing copies)
         if normalisation is not None and name in normalisation:
-            a = apply_normalisation(a, normalisation[name])
-        out[name] = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+            # apply_normalisation's (a - mean) / std, in place: the same float32 values, no temporaries
+            m, s = normalisation_arrays(normalisation[name])
+            np.subtract(a, m, out=a)
+            np.divide(a, s, out=a)
+        out[name] = torch.from_numpy(a)
     y = None if labels is None else torch.from_numpy(np.asarray(labels[rows], dtype=np.int64))
     return out, y
 

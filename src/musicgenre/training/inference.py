@@ -71,11 +71,13 @@ def predict_logits(
     progress: bool = False,
     desc: str = "predict",
     device: str | torch.device | None = None,
+    precision: str = "float32",
 ) -> np.ndarray:
     """Logits ``(len(rows), n_classes)`` of ``model`` (put in eval mode) for ``rows``, in their order.
 
     ``device``: where the batches go (``None``: where ``model``'s weights are; a CPU model stays on the
-    CPU). The model is moved there; on CUDA the forward pass runs under autocast. The logits come back
+    CPU). The model is moved there; on CUDA the forward pass runs under autocast, on the CPU only when
+    ``precision`` is ``"bfloat16"`` (validation during a bfloat16 training run). The logits come back
     as float32 NumPy on the CPU.
     """
     rows = np.asarray(rows, dtype=np.int64)
@@ -88,7 +90,7 @@ def predict_logits(
 
     bar = tqdm(total=len(rows), desc=desc, unit="seg", leave=False, disable=not progress, file=sys.stderr)
     for x, _ in iter_batches(inputs, batches, normalisation, sort=False):
-        with autocast(target):
+        with autocast(target, precision):
             logits = model(to_device(x, target))
         out.append(logits.float().cpu().numpy())
         bar.update(len(next(iter(x.values()))))

@@ -112,6 +112,11 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 
     A model with a ``param_groups(weight_decay)`` method (a fine-tuned backbone) gives its own groups; a
     group's ``lr_scale`` multiplies the scheduled learning rate.
+
+    For weights on the CPU, AdamW takes its multi-tensor (``foreach``) step, which gives the per-tensor
+    loop's weights bit for bit in fewer Python calls, and in a bfloat16 run (``config.precision``) the
+    fused step (one kernel per tensor, 3-5x faster; equal to the others up to float32 rounding, so it is
+    kept for runs whose numbers already differ from float32 ones).
     """
     if hasattr(model, "param_groups"):
         groups = model.param_groups(config.weight_decay)
@@ -124,7 +129,10 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
         ]
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True)
-    return torch.optim.AdamW(groups, lr=config.lr)
+    options: dict[str, bool] = {}
+    if all(p.device.type == "cpu" for g in groups for p in g["params"]):
+        options = {"fused": True} if config.precision == "bfloat16" else {"foreach": True}
+    return torch.optim.AdamW(groups, lr=config.lr, **options)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -144,13 +152,18 @@ def evaluate_rows(
     rows: np.ndarray,
     batch_size: int,
     device: torch.device | None = None,
+    precision: str = "float32",
 ) -> tuple[float, float]:
-    """Mean loss (without label smoothing) and accuracy of ``model`` on ``rows``; NaNs for no rows."""
+    """Mean loss (without label smoothing) and accuracy of ``model`` on ``rows``; NaNs for no rows.
+
+    ``precision``: ``"bfloat16"`` runs the forward passes on the CPU under bfloat16 autocast (as training
+    with that precision does)."""
     if len(rows) == 0:
         return math.nan, math.nan
     logits = predict_logits(
-        model, data.inputs, rows, data.normalisation, batch_size=batch_size, device=device
-    )
+        model, data.inputs, rows, data.normalisation, batch_size=batch_size, device=device,
+        precision=precision,
+    )  # fmt: skip
     y = torch.from_numpy(data.labels[rows])
     loss = float(nn.functional.cross_entropy(torch.from_numpy(logits), y))
     acc = float((logits.argmax(1) == data.labels[rows]).mean())
@@ -210,10 +223,14 @@ def train_epoch(
     On a ``device`` other than the CPU each batch is moved there after it is read (and augmented, on the
     CPU, so that the draws do not depend on the device), and the forward pass runs under
     :func:`~musicgenre.device.autocast` (with a gradient scaler for float16). On the CPU (``None``) the
-    steps are exactly those of earlier versions.
+    steps are exactly those of earlier versions, unless ``config.precision`` is ``"bfloat16"``: then the
+    forward pass runs under CPU bfloat16 autocast and the loss is taken on float32 logits (``"auto"``
+    must have been resolved by the caller, see :func:`~musicgenre.device.resolve_precision`; unresolved
+    it trains in float32).
     """
     device = device if device is not None else torch.device("cpu")
     on_cpu = device.type == "cpu"
+    cpu_bf16 = on_cpu and config.precision == "bfloat16"
     scaler = None if on_cpu else grad_scaler(device)
     rng = epoch_generators(config.seed, epoch)
     batches = batch_rows(data.train_rows, config.batch_size, rng)
@@ -239,7 +256,9 @@ def train_epoch(
         for group in optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)
         optimizer.zero_grad(set_to_none=True)
-        if on_cpu:
+        if cpu_bf16:
+            logits, loss, y = _device_step(model, loss_fn, x, y, device, aug, aug_rng, aug_gen, "bfloat16")
+        elif on_cpu:
             if aug.active:
                 mixed = apply_augment(x, y, aug, aug_rng, aug_gen)
                 logits = model(mixed.inputs)
@@ -288,9 +307,10 @@ def _device_step(
     aug: Augment,
     aug_rng: np.random.Generator,
     aug_gen: torch.Generator,
+    precision: str = "float32",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The forward pass of one batch on ``device`` (augmented on the CPU first): ``(logits, loss, y)``,
-    the loss in float32."""
+    """The forward pass of one batch on ``device`` (augmented on the CPU first) under
+    :func:`~musicgenre.device.autocast`: ``(logits, loss, y)``, the logits and the loss in float32."""
     mixed = None
     if aug.active:
         mixed = apply_augment(x, y, aug, aug_rng, aug_gen)
@@ -298,7 +318,7 @@ def _device_step(
         if mixed.partner is not None:
             mixed = dataclasses.replace(mixed, partner=mixed.partner.to(device))
     y = y.to(device, non_blocking=True)
-    with autocast(device):
+    with autocast(device, precision):
         logits = model(to_device(x, device))
     logits = logits.float()
     loss = mixed.loss(loss_fn, logits, y) if mixed is not None else loss_fn(logits, y)
@@ -332,7 +352,7 @@ def fit_epochs(
             model, optimizer, loss_fn, data, config, epoch, name=name, progress=progress, device=device
         )
         valid_loss, valid_acc = evaluate_rows(
-            model, data, data.valid_rows, config.eval_batch_size, device=device
+            model, data, data.valid_rows, config.eval_batch_size, device=device, precision=config.precision
         )
         epoch_time = time.perf_counter() - t0
         state.train_seconds += epoch_time

@@ -104,9 +104,16 @@ def apply_normalisation(x: Any, stats: Mapping[str, Any]) -> Any:
         m = torch.as_tensor(mean, dtype=x.dtype, device=x.device)
         s = torch.as_tensor(std, dtype=x.dtype, device=x.device)
         return (x - m) / s
+    m, s = normalisation_arrays(stats)
+    return (np.asarray(x, dtype=np.float32) - m) / s
+
+
+def normalisation_arrays(stats: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, std)`` of one input's statistics as float32 NumPy arrays (tensors are not copied)."""
+    mean, std = stats["mean"], stats["std"]
     m = np.asarray(mean.numpy() if isinstance(mean, torch.Tensor) else mean, dtype=np.float32)
     s = np.asarray(std.numpy() if isinstance(std, torch.Tensor) else std, dtype=np.float32)
-    return (np.asarray(x, dtype=np.float32) - m) / s
+    return m, s
 
 
 def normalise(input_name: str, x: Any, normalisation: Mapping[str, Mapping[str, Any]]) -> Any:

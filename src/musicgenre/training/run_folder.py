@@ -78,6 +78,8 @@ class RunIdentity:
         cfg = self.config.to_dict()
         for k in _NOT_IN_FINGERPRINT:
             cfg.pop(k)
+        if cfg.get("precision") == "float32":  # runs made before the setting existed keep their identity
+            cfg.pop("precision")
         parts = {
             "model": self.model_name,
             "options": self.model_options,

@@ -31,7 +31,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 from musicgenre import __version__
 from musicgenre.audio.segment import SegmentConfig
 from musicgenre.checkpoint import Checkpoint
-from musicgenre.device import cpu_state_dict, device_or_current
+from musicgenre.device import check_precision, cpu_state_dict, device_or_current, resolve_precision
 from musicgenre.features.registry import FeatureConfig
 from musicgenre.fileio import json_default
 from musicgenre.models.probe import LinearProbe
@@ -119,6 +119,12 @@ class TrainConfig:
         probe_max_iter: lbfgs iterations for the probe.
         augment: training-time augmentation (:class:`~musicgenre.training.augment.Augment`; off by
             default), for gradient-trained models.
+        precision: CPU training precision of gradient-trained models: ``"float32"`` (default; the
+            steps of earlier versions), ``"bfloat16"`` (the forward passes of training and validation
+            under bfloat16 autocast; loss, optimizer step and weights stay float32) or ``"auto"``
+            (bfloat16 for the model kinds and CPUs where it measured faster; resolved by
+            :func:`~musicgenre.device.resolve_precision` before the run's identity is taken). Enters the
+            run's identity only when it is not float32.
     """
 
     epochs: int = 30
@@ -137,10 +143,12 @@ class TrainConfig:
     probe_c_grid: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
     probe_max_iter: int = 2000
     augment: Augment = field(default_factory=Augment)
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         if isinstance(self.augment, Mapping):
             self.augment = Augment(**self.augment)
+        check_precision(self.precision)
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 2:
@@ -244,6 +252,8 @@ def _prepare(
         split.name, split.protocol, sides["train"], sides["valid"], sides["test"], split.leaky, split.notes
     )
     options = dict(model_options or {})
+    if config.precision == "auto":  # the run's identity holds the precision it actually trains in
+        config = replace(config, precision=resolve_precision(config.precision, model_name))
     identity = RunIdentity(
         model_name, options, {n: feature_configs[n].to_dict() for n in names}, shapes,
         segment_config.to_dict(), list(label_names), config, n_rows, sides["train"], sides["valid"], lab,
@@ -431,6 +441,10 @@ def _train_torch(
         (name,) = prep.inputs
         init_finetune(model, prep.feature_configs[name], prep.label_names, prep.model_options)
     model = model.to(device)
+    if cfg.precision == "bfloat16" and device.type == "cpu":
+        from musicgenre.models.cnn2d import channels_last_weights
+
+        channels_last_weights(model)
     optimizer = make_optimizer(model, cfg)
     resume = folder.load_state()
     if resume is not None:
