@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, NoReturn
@@ -335,13 +334,7 @@ def _build(
         "extract_wall_seconds": round(time.perf_counter() - start, 3),
         "worker_cpu_seconds": round(cpu, 3),
     }
-    # The stores are independent: with several workers they are assembled side by side (the copies and the
-    # file writes release the GIL; the waveform store, 190 MB on gtzan-mini, takes the longest).
-    threads = min(len(configs), max(1, workers))
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="consolidate") as pool:
-        for _ in pool.map(
-            lambda c: _consolidate(paths[c.key()], c, segment, index, files, errors, run), configs
-        ):
-            pass  # an exception of any store is raised here
+    for cfg in configs:
+        _consolidate(paths[cfg.key()], cfg, segment, index, files, errors, run)
     if errors:
         _report(f"{len(errors)} of {len(index.tracks)} files could not be used; see errors.csv", progress)
