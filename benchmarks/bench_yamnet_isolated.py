@@ -17,6 +17,12 @@ Agreement: every ``ours`` run's embeddings against the plain float32 torch netwo
     bash scripts/litert_venv.sh                     # the interpreter, in /tmp/litert-ref (once)
     bash scripts/reference_venv.sh                  # torch + the interpreter, for the same-process rows (once)
     python benchmarks/bench_yamnet_isolated.py --out benchmarks/results/yamnet-isolated.md
+    python benchmarks/bench_yamnet_isolated.py --pin --runs litert,ours:openvino:bfloat16 --out ...
+
+``--pin`` runs each process under ``taskset`` on as many cores as it has threads (cores 0..threads-1), so
+that a run cannot use more cores than its thread count, whatever threads it starts (OpenVINO's asynchronous
+requests run the network in their own thread while ours computes the next log-mel). Each row also gives the
+process's CPU time per patch: above the wall time, more than one core worked.
 """
 
 from __future__ import annotations
@@ -95,9 +101,11 @@ def reference_case_agreement(backend: str, precision: str) -> tuple[float, int]:
     return float(cos.min()), int(top)
 
 
-def run_worker(python: str, data: Path, run: str, threads: int, repeats: int) -> dict:
+def run_worker(python: str, data: Path, run: str, threads: int, repeats: int, pin: bool = False) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": str(threads)}
     cmd = [python, str(WORKER), str(data), run, str(threads), str(repeats)]
+    if pin:
+        cmd = ["taskset", "-c", ",".join(str(i) for i in range(threads)), *cmd]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
@@ -124,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         default="/tmp/musicgenre-reference/bin/python",
         help="Python with torch + ai_edge_litert.",
     )
+    parser.add_argument(
+        "--pin", action="store_true", help="Restrict each process to `threads` cores (taskset)."
+    )
+    parser.add_argument(
+        "--runs", default=None, help="Comma-separated run-name prefixes to keep (default: every run)."
+    )
     parser.add_argument("--out", type=Path, default=None, help="Also write the markdown report here.")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -142,18 +156,23 @@ def main(argv: list[str] | None = None) -> int:
     same = Path(args.same_python).exists()
     if same:
         runs.append((f"same:{precisions[-1]}", args.same_python))
+    if args.runs:
+        keep = tuple(args.runs.split(","))
+        runs = [r for r in runs if r[0] == "litert" or r[0].startswith(keep)]
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         n_seg, n_patch, seconds = prepare(data, args.tracks)
         results: dict[tuple[int, str], list[float]] = {}
+        cpus: dict[tuple[int, str], list[float]] = {}
         loads: dict[tuple[int, str], list[float]] = {}
         for threads in args.threads or [1, 2]:
             for _ in range(args.rounds):
                 for run, python in runs:
-                    out = run_worker(python, data, run, threads, args.repeats)
+                    out = run_worker(python, data, run, threads, args.repeats, args.pin)
                     for name, times in out["times"].items():
                         results.setdefault((threads, name), []).extend(times)
+                        cpus.setdefault((threads, name), []).extend(out["cpu"][name])
                         loads.setdefault((threads, name), []).extend(out["load"])
                     print(threads, run, out["load"], flush=True)
         ref_emb, ref_top = np.load(data / "ref_emb.npy"), np.load(data / "ref_top1.npy")
@@ -179,10 +198,16 @@ def main(argv: list[str] | None = None) -> int:
         "(separate process) / this run's time, from the medians (> 1: faster than the interpreter).",
         "- `same:*` rows: the interpreter and our torch pipeline timed in one process, interleaved (the old way).",
         "- load: 1-minute load average, min-max over the run's processes (2 cores).",
+        "- CPU ms/patch: the process's CPU time (all its threads), median over the passes."
+        + (
+            " Every process ran under `taskset` on cores 0..threads-1 (`--pin`)."
+            if args.pin
+            else " Processes were not pinned (`--pin`): a run may use more cores than its thread count."
+        ),
         "",
-        "| threads | run | ms/patch (median) | ms/patch (best) | x real time (median) | ratio (median) | "
-        "ratio (best) | load |",
-        "|---:|---|---:|---:|---:|---:|---:|---|",
+        "| threads | run | ms/patch (median) | ms/patch (best) | CPU ms/patch | x real time (median) | "
+        "ratio (median) | ratio (best) | load |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for threads in args.threads or [1, 2]:
         lit = results[(threads, "litert")]
@@ -191,9 +216,10 @@ def main(argv: list[str] | None = None) -> int:
             if t != threads:
                 continue
             med, best = statistics.median(times) / n_patch, min(times) / n_patch
+            cpu = statistics.median(cpus[(t, name)]) / n_patch
             ld = loads[(t, name)]
             lines.append(
-                f"| {t} | {name} | {med * 1e3:.3f} | {best * 1e3:.3f} | {HOP_SECONDS / med:.0f} | "
+                f"| {t} | {name} | {med * 1e3:.3f} | {best * 1e3:.3f} | {cpu * 1e3:.3f} | {HOP_SECONDS / med:.0f} | "
                 f"{lit_med / med:.2f} | {lit_best / best:.2f} | {min(ld):.1f}-{max(ld):.1f} |"
             )
     lines += [

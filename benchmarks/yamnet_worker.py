@@ -111,25 +111,30 @@ def onnxruntime_runner(data: Path, threads: int, model) -> Callable[[], tuple]:
     return run
 
 
-def time_runs(fns: dict[str, Callable], repeats: int) -> dict[str, list[float]]:
-    """Warm up, then ``repeats`` interleaved timed calls of each function: wall seconds per call."""
+def time_runs(
+    fns: dict[str, Callable], repeats: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Warm up, then ``repeats`` interleaved timed calls of each function: wall seconds per call, and the
+    process's CPU seconds per call (all its threads: above the wall time, more than one core worked)."""
     for fn in fns.values():
         fn()
         fn()
     times: dict[str, list[float]] = {k: [] for k in fns}
+    cpu: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
             times[name].append(time.perf_counter() - t0)
-    return times
+            cpu[name].append(time.process_time() - c0)
+    return times, cpu
 
 
 def main() -> int:
     data, run, threads, repeats = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     load0 = os.getloadavg()[0]
     if run == "litert":
-        times = time_runs({run: litert_runner(data, threads)}, repeats)
+        times, cpu = time_runs({run: litert_runner(data, threads)}, repeats)
     elif run.startswith("same:"):
         precision = run.split(":")[1]
         fns = {
@@ -138,16 +143,16 @@ def main() -> int:
             ),
             "same:litert": litert_runner(data, threads),
         }
-        times = time_runs(fns, repeats)
+        times, cpu = time_runs(fns, repeats)
     else:
         _, backend, precision, stage = run.split(":")
         fn = ours_runner(data, threads, backend, precision, stage)
-        times = time_runs({run: fn}, repeats)
+        times, cpu = time_runs({run: fn}, repeats)
         emb, top1 = fn()
         tag = run.replace(":", "_")
         np.save(data / f"emb_{tag}_{threads}.npy", emb)
         np.save(data / f"top1_{tag}_{threads}.npy", top1)
-    print(json.dumps({"threads": threads, "times": times, "load": [load0, os.getloadavg()[0]]}))
+    print(json.dumps({"threads": threads, "times": times, "cpu": cpu, "load": [load0, os.getloadavg()[0]]}))
     return 0
 
 

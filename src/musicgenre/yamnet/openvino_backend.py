@@ -11,11 +11,9 @@ Compilation per thread count and the lock: :class:`musicgenre.openvino_runtime.C
 
 :meth:`OpenVINOCNN.pipelined` runs the network asynchronously on chunks produced lazily by the caller: while
 OpenVINO's threads work on one chunk, the calling thread computes the next (the log-mel frontend, in
-:meth:`YAMNet.infer <musicgenre.yamnet.model.YAMNet.infer>`). On two threads this hides most of the frontend
-behind the network (measured 0.53 -> 0.44 ms per patch); on one thread it changes nothing.
-
-OpenVINO is an optional dependency (``pip install 'musicgenre[fast]'``): :func:`available` says whether it
-is installed, and ``backend="auto"`` falls back to torch without it.
+:meth:`YAMNet.infer <musicgenre.yamnet.model.YAMNet.infer>`, which does so with two or more threads; on one
+thread its calls stay synchronous, on one core). On two threads this hides most of the frontend behind the
+network (BENCHMARKS.md: about 0.49 against 0.39 ms per patch for the network alone).
 """
 
 from __future__ import annotations
@@ -87,17 +85,20 @@ class OpenVINOCNN(CompiledGraph):
         embeddings, logits = self.run(_as_input(patches), ("embeddings", "logits"))
         return embeddings, logits
 
-    def pipelined(self, chunks: Iterable[Tensor], in_flight: int = 2) -> Iterator[tuple[Tensor, Tensor]]:
+    def pipelined(
+        self, chunks: Iterable[Tensor], in_flight: int = 2, threads: int | None = None
+    ) -> Iterator[tuple[Tensor, Tensor]]:
         """``(embeddings, logits)`` of each chunk of ``chunks``, in order, computed asynchronously.
 
         ``chunks`` is consumed lazily: the next chunk is produced (by the caller's generator, on the calling
-        thread) while at most ``in_flight`` earlier ones run in OpenVINO's threads. The same outputs as calling
-        the network on each chunk; the calls of other threads wait until the whole iteration has ended.
+        thread) while at most ``in_flight`` earlier ones run in OpenVINO's ``threads`` threads (default:
+        ``torch.get_num_threads()``). The same outputs as calling the network on each chunk; the calls of
+        other threads wait until the whole iteration has ended.
         """
         import openvino as ov
 
         with self.lock:
-            threads = torch.get_num_threads()
+            threads = threads or torch.get_num_threads()
             compiled = self.compiled(threads)
             key = threads * 100 + in_flight
             if key not in self._queues:
