@@ -86,10 +86,8 @@ def find_or_make_checkpoint(given: Path | None, work: Path) -> tuple[Path, str]:
 
     if given is not None:
         ck = load_checkpoint(given)
-        return (
-            given,
-            f"`{given}` ({ck.model_name} on {'+'.join(ck.inputs)}, trained; {ck.meta.get('dataset', '')})",
-        )
+        what = ck.meta.get("note") or f"trained on {ck.meta.get('dataset', '?')}"
+        return given, f"`{given}` ({ck.model_name} on {'+'.join(ck.inputs)}; {what})"
     candidates = sorted((REPO / "runs").glob("**/model.ckpt"), key=lambda p: p.stat().st_mtime, reverse=True)
     for p in candidates:
         try:
