@@ -169,13 +169,18 @@ def _cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+def cpu_bf16_flags() -> bool:
+    """Whether ``/proc/cpuinfo``'s flags show native bfloat16 units (AVX-512 BF16 or AMX-BF16); False where
+    there is no ``/proc/cpuinfo``. The one reader of those flags (YAMNet's precision uses it too)."""
+    return bool(_cpu_flags() & _BF16_FLAGS)
+
+
 def cpu_has_native_bf16() -> bool:
-    """Whether this CPU has native bfloat16 arithmetic (AVX-512 BF16 or AMX, from ``/proc/cpuinfo``) and
-    torch has oneDNN to use it. Elsewhere (no such flags, or no ``/proc/cpuinfo``) bfloat16 is emulated
-    and slower, so ``auto`` stays float32."""
+    """Whether this CPU has native bfloat16 arithmetic (:func:`cpu_bf16_flags`) and torch has oneDNN to
+    use it. Elsewhere bfloat16 is emulated and slower, so ``auto`` stays float32."""
     import torch
 
-    return bool(torch.backends.mkldnn.is_available()) and bool(_cpu_flags() & _BF16_FLAGS)
+    return bool(torch.backends.mkldnn.is_available()) and cpu_bf16_flags()
 
 
 def resolve_precision(precision: str, model_name: str | None = None) -> str:

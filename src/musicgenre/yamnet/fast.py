@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -41,13 +40,9 @@ DEFAULT_CHUNKS = {"float32": 32, "bfloat16": 64}
 @lru_cache(maxsize=1)
 def native_bfloat16() -> bool:
     """True when the CPU has bfloat16 matrix or dot-product units (AMX-BF16 or AVX512-BF16; Linux only)."""
-    try:
-        flags = next(
-            (ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")), ""
-        ).split()
-    except OSError:
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
+    from musicgenre.device import cpu_bf16_flags
+
+    return cpu_bf16_flags()
 
 
 def resolve_precision(precision: str | None = "auto") -> str:
