@@ -68,3 +68,27 @@ def test_backend_choice_and_cache(musicnn_weights, monkeypatch: pytest.MonkeyPat
     assert musicnn_model.resolve_backend("auto") == "torch"  # falls back when the package is missing
     with pytest.raises(ImportError, match="musicnn backend 'openvino' needs the openvino package"):
         musicnn_model.resolve_backend("openvino")
+
+
+def test_converted_musicnn_weights_are_reused(musicnn_weights, tmp_path: Path, monkeypatch) -> None:
+    """The arrays read from the TensorFlow checkpoint are kept by content id, and a later load skips the
+    checkpoint reader; a damaged kept file is read from the checkpoint again."""
+    from musicgenre import pretrained
+
+    monkeypatch.setenv("MUSICGENRE_CACHE", str(tmp_path / "cache"))
+    first = musicnn_model.load_network(musicnn_weights.path, "MSD", "torch", bundle=musicnn_weights)
+    path = pretrained.converted_path(musicnn_weights, "musicnn", musicnn_model.CONVERTED_VERSION, "MSD")
+    assert path.is_file() and str(tmp_path) in str(path)
+
+    def refuse(*_args: object) -> None:
+        raise AssertionError("read the checkpoint again")
+
+    real = musicnn_model.read_checkpoint
+    monkeypatch.setattr(musicnn_model, "read_checkpoint", refuse)
+    again = musicnn_model.load_network(musicnn_weights.path, "MSD", "torch", bundle=musicnn_weights)
+    for (name, a), (name2, b) in zip(first.state_dict().items(), again.state_dict().items(), strict=True):
+        assert name == name2 and torch.equal(a, b), name
+    path.write_bytes(b"damaged")
+    monkeypatch.setattr(musicnn_model, "read_checkpoint", real)
+    third = musicnn_model.load_network(musicnn_weights.path, "MSD", "torch", bundle=musicnn_weights)
+    assert torch.equal(third.network.k0, first.network.k0)

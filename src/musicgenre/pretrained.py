@@ -30,6 +30,7 @@ import hashlib
 import importlib
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -280,3 +281,38 @@ class PretrainedBundle:
         """The family's model with these weights (process-wide, cached by the family's loader)."""
         module, _, function = self.family.loader.partition(":")
         return getattr(importlib.import_module(module), function)(self, **options)
+
+
+# ------------------------------------------------------------------------------------------------ converted arrays
+def converted_path(bundle: PretrainedBundle, family: str, version: int, part: str = "") -> Path:
+    """Where the converted arrays of ``bundle`` are kept: ``<cache_dir>/<family>-converted/<kind>[-part]-<sha1>-v<version>.npz``.
+
+    Named by the weights' content (``bundle.sha1``), so a changed file is converted again; ``version`` is
+    bumped when a conversion changes.
+    """
+    name = f"{bundle.kind}{'-' + part if part else ''}-{bundle.sha1}-v{version}.npz"
+    return settings.cache_dir() / f"{family}-converted" / name
+
+
+def read_converted(path: Path) -> dict[str, Any] | None:
+    """The arrays kept at ``path`` by :func:`write_converted`, or None when missing or unreadable."""
+    import numpy as np
+
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, KeyError, TypeError, EOFError):
+        return None
+
+
+def write_converted(path: Path, arrays: Mapping[str, Any]) -> None:
+    """Keep ``arrays`` at ``path`` (temporary name, then renamed); a cache that cannot be written is skipped."""
+    import numpy as np
+
+    try:
+        with atomic_path(path, suffix=".npz") as tmp:
+            np.savez(tmp, **arrays)
+    except (OSError, TypeError, ValueError):
+        pass  # a read-only or full cache: convert again next time

@@ -219,8 +219,21 @@ class Musicnn(nn.Module):
         )
 
 
-def load_network(folder: str | Path, model: str, backend: str = "auto") -> Musicnn:
-    """The ``model`` ("MSD" or "MTT") network from a weights folder holding ``MSD_musicnn/`` and ``MTT_musicnn/``."""
+#: Bump when reading the checkpoint changes, so that older converted files are not used.
+CONVERTED_VERSION = 1
+
+
+def load_network(
+    folder: str | Path, model: str, backend: str = "auto", bundle: PretrainedBundle | None = None
+) -> Musicnn:
+    """The ``model`` ("MSD" or "MTT") network from a weights folder holding ``MSD_musicnn/`` and ``MTT_musicnn/``.
+
+    With the folder's ``bundle`` (its content id), the arrays read from the TensorFlow checkpoint are kept in
+    :func:`~musicgenre.pretrained.converted_path` (``<cache_dir>/musicnn-converted/``), so later processes
+    skip the checkpoint reader and its CRC-32C checks (about 0.2 s per model).
+    """
+    from musicgenre import pretrained
+
     if model not in MODEL_DIRS:
         raise ValueError(f"unknown musicnn model {model!r}; choose from {sorted(MODEL_DIRS)}")
     prefix = f"{Path(folder) / MODEL_DIRS[model]}/"
@@ -231,7 +244,12 @@ def load_network(folder: str | Path, model: str, backend: str = "auto") -> Music
         for v in ("gamma", "beta", "moving_mean", "moving_variance")
     ]
     names += [f"{d}/{v}" for d in ("dense", "dense_1") for v in ("kernel", "bias")]
-    weights = read_checkpoint(prefix, names)
+    cache = pretrained.converted_path(bundle, "musicnn", CONVERTED_VERSION, model) if bundle else None
+    weights = pretrained.read_converted(cache) if cache else None
+    if weights is None or not set(names) <= set(weights):
+        weights = read_checkpoint(prefix, names)
+        if cache:
+            pretrained.write_converted(cache, weights)
     if weights["dense/kernel"].shape != (2 * POOL_SIZE, PENULTIMATE_SIZE):
         raise CheckpointFormatError(
             f"{prefix}: not a musicnn checkpoint (dense/kernel is {weights['dense/kernel'].shape})"
@@ -261,6 +279,6 @@ def get_model(
     key = (resolved.identity, model, where, chosen)
     with _LOCK:
         if key not in _CACHE:
-            net = load_network(resolved.path, model, chosen)
+            net = load_network(resolved.path, model, chosen, bundle=resolved)
             _CACHE[key] = net if where == "cpu" else net.to(where)
         return _CACHE[key]

@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from musicgenre import settings
+from musicgenre import pretrained, settings
 from musicgenre.pretrained import PretrainedBundle, WeightsFamily, WeightsFormat, download_verified
 
 if TYPE_CHECKING:
@@ -111,32 +111,28 @@ CONVERTED_VERSION = 1
 
 def converted_path(bundle: PretrainedBundle) -> Path:
     """Where the converted weights of ``bundle`` are kept: ``<cache_dir>/yamnet-converted/``."""
-    name = f"{bundle.kind}-{bundle.sha1}-v{CONVERTED_VERSION}.npz"
-    return settings.cache_dir() / "yamnet-converted" / name
+    return pretrained.converted_path(bundle, "yamnet", CONVERTED_VERSION)
 
 
 def _read_converted(bundle: PretrainedBundle) -> FusedWeights | None:
     import json
 
-    import numpy as np
-
     from musicgenre.yamnet.network import ConvWeights, FusedWeights
 
-    path = converted_path(bundle)
-    if not path.is_file():
+    z = pretrained.read_converted(converted_path(bundle))
+    if z is None:
         return None
     try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            convs = tuple(
-                ConvWeights(c["name"], z[f"w{i}"], z[f"b{i}"], int(c["stride"]), int(c["groups"]))
-                for i, c in enumerate(meta["convs"])
-            )
-            weights = FusedWeights(
-                convs, z["dense_weight"], z["dense_bias"], meta["kind"], str(bundle.path), meta["notes"]
-            )
+        meta = json.loads(str(z["meta"]))
+        convs = tuple(
+            ConvWeights(c["name"], z[f"w{i}"], z[f"b{i}"], int(c["stride"]), int(c["groups"]))
+            for i, c in enumerate(meta["convs"])
+        )
+        weights = FusedWeights(
+            convs, z["dense_weight"], z["dense_bias"], meta["kind"], str(bundle.path), meta["notes"]
+        )
         weights.validate()
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return None
     return weights if weights.kind == bundle.kind else None
 
@@ -146,8 +142,6 @@ def _write_converted(bundle: PretrainedBundle, weights: FusedWeights) -> None:
 
     import numpy as np
 
-    from musicgenre.fileio import atomic_path
-
     meta = {
         "kind": weights.kind,
         "notes": weights.notes,
@@ -155,11 +149,8 @@ def _write_converted(bundle: PretrainedBundle, weights: FusedWeights) -> None:
     }
     arrays = {f"w{i}": c.weight for i, c in enumerate(weights.convs)}
     arrays.update({f"b{i}": c.bias for i, c in enumerate(weights.convs)})
-    try:
-        with atomic_path(converted_path(bundle), suffix=".npz") as tmp:
-            np.savez(
-                tmp, meta=np.array(json.dumps(meta)), dense_weight=weights.dense_weight,
-                dense_bias=weights.dense_bias, **arrays,
-            )  # fmt: skip
-    except (OSError, TypeError, ValueError):
-        pass  # a read-only or full cache: convert again next time
+    pretrained.write_converted(
+        converted_path(bundle),
+        {"meta": np.array(json.dumps(meta)), "dense_weight": weights.dense_weight,
+         "dense_bias": weights.dense_bias, **arrays},
+    )  # fmt: skip
