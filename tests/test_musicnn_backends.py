@@ -92,3 +92,24 @@ def test_converted_musicnn_weights_are_reused(musicnn_weights, tmp_path: Path, m
     monkeypatch.setattr(musicnn_model, "read_checkpoint", real)
     third = musicnn_model.load_network(musicnn_weights.path, "MSD", "torch", bundle=musicnn_weights)
     assert torch.equal(third.network.k0, first.network.k0)
+
+
+def test_feature_key_holds_the_resolved_backend(musicnn_weights, monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch keeps the key from before backends existed; another runtime gets a store of its own."""
+    import hashlib
+    import json
+
+    from musicgenre.features.musicnn import MusicnnMsdConfig
+
+    monkeypatch.delenv(musicnn_model.BACKEND_ENV_VAR, raising=False)
+    torch_cfg = MusicnnMsdConfig(weights=str(musicnn_weights.path), backend="torch")
+    legacy = {k: v for k, v in torch_cfg.to_dict().items() if k != "backend"}
+    digest = hashlib.sha1(json.dumps(legacy, sort_keys=True).encode()).hexdigest()[:10]
+    assert torch_cfg.key() == f"musicnn_msd-{digest}"
+    monkeypatch.setenv(musicnn_model.BACKEND_ENV_VAR, "torch")
+    assert MusicnnMsdConfig(weights=str(musicnn_weights.path)).key() == torch_cfg.key()
+    if openvino_runtime.available():
+        monkeypatch.delenv(musicnn_model.BACKEND_ENV_VAR)
+        ov_cfg = MusicnnMsdConfig(weights=str(musicnn_weights.path), backend="openvino")
+        assert ov_cfg.key() != torch_cfg.key()
+        assert MusicnnMsdConfig(weights=str(musicnn_weights.path)).key() == ov_cfg.key()

@@ -203,3 +203,23 @@ def test_abandoned_pipelined_iteration_leaves_the_network_usable(tflite_path: Pa
     with pytest.raises(ZeroDivisionError):  # an error in the producer reaches the caller
         list(net.pipelined(c / 0 if i == 1 else c for i, c in enumerate([flat[:4], 1])))
     torch.testing.assert_close(net(flat[:4])[0], first[0], rtol=0, atol=0)
+    torch.testing.assert_close(next(net.pipelined(iter([flat[:4]])))[0], first[0], rtol=0, atol=0)
+
+
+@needs_openvino
+def test_infer_pipelines_many_chunks_in_order(tflite_path: Path, real_segments) -> None:
+    """Through ``YAMNet.infer`` on two threads, with many small chunks in flight: every segment gets its own
+    embeddings and log-mel, as computed chunk by chunk."""
+    model = get_model(tflite_path, precision="float32", backend="openvino")
+    waves = real_segments[:6]
+    torch.set_num_threads(2)
+    try:
+        out = model.infer(waves, chunk=4)  # 1 segment (6 patches) per block, chunks of 4 and 2: 12 chunks
+        net = model.fast_cnn()
+        log_mel, patches = model.frontend(torch.from_numpy(waves))
+        by_hand = torch.cat([net(p.reshape(-1, 96, 64))[0] for p in patches]).view(6, 6, -1)
+    finally:
+        torch.set_num_threads(1)
+    torch.testing.assert_close(out.log_mel, log_mel.contiguous(), rtol=0, atol=0)
+    torch.testing.assert_close(out.embeddings, by_hand, rtol=1e-5, atol=1e-5)
+    assert _cosines(out.embeddings[1:], out.embeddings[:-1]).max() < 0.999  # distinct segments: order matters

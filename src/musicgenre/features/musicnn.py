@@ -10,6 +10,9 @@ bundle to load it from (see :mod:`musicgenre.features.pretrained` and :mod:`musi
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -31,8 +34,25 @@ class _MusicnnConfig(PretrainedFeatureConfig):
     weights_family: ClassVar[WeightsFamily] = MUSICNN
     model: ClassVar[str] = ""
 
+    backend: str = (
+        "auto"  # runtime of the network: "auto", "torch" or "openvino" (musicnn.model.resolve_backend)
+    )
+
     def shape(self, segment: SegmentConfig) -> tuple[int, ...]:
         return (POOLED_SIZE,)
+
+    def key(self) -> str:
+        """Hash of the config: the weights' identity and the *resolved* backend, so that features of different
+        runtimes never share a store (they agree to about 1e-6, but are not bit-identical). For ``"torch"``
+        the key is the one from before backends existed: old stores stay valid."""
+        from musicgenre.musicnn.model import resolve_backend
+
+        self.require_weights()
+        fields = dataclasses.replace(self, backend=resolve_backend(self.backend)).to_dict()
+        if fields["backend"] == "torch":
+            del fields["backend"]
+        blob = json.dumps(fields, sort_keys=True).encode()
+        return f"{self.name}-{hashlib.sha1(blob).hexdigest()[:10]}"
 
 
 @dataclass(frozen=True)
@@ -67,7 +87,7 @@ def extract_pooled(config: _MusicnnConfig, segments: np.ndarray, sample_rate: in
     x = _to_16k(segments, sample_rate)
     if x.shape[0] == 0:
         return np.zeros((0, POOLED_SIZE), np.float32)
-    out = get_model(config.bundle(), model=config.model).infer(x)
+    out = get_model(config.bundle(), model=config.model, backend=config.backend).infer(x)
     return np.concatenate([out.max_pool.cpu().numpy(), out.mean_pool.cpu().numpy()], axis=1).astype(
         np.float32
     )

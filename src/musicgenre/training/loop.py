@@ -129,10 +129,17 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
         ]
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True)
-    options: dict[str, bool] = {}
-    if all(p.device.type == "cpu" for g in groups for p in g["params"]):
-        options = {"fused": True} if config.precision == "bfloat16" else {"foreach": True}
-    return torch.optim.AdamW(groups, lr=config.lr, **options)
+    if not all(p.device.type == "cpu" for g in groups for p in g["params"]):
+        return torch.optim.AdamW(groups, lr=config.lr)
+    if config.precision == "bfloat16":
+        try:
+            return torch.optim.AdamW(groups, lr=config.lr, fused=True)
+        except (
+            RuntimeError,
+            ValueError,
+        ):  # no fused CPU AdamW in this torch (before 2.4): the multi-tensor one
+            pass
+    return torch.optim.AdamW(groups, lr=config.lr, foreach=True)
 
 
 # ------------------------------------------------------------------------------------------------ helpers

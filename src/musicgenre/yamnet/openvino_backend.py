@@ -76,10 +76,8 @@ class OpenVINOCNN(CompiledGraph):
     """
 
     def __init__(self, cnn: YAMNetCNN, precision: str = "float32") -> None:
-        if precision not in HINTS:
-            raise ValueError(f"precision must be one of {tuple(HINTS)}, got {precision!r}")
         super().__init__(build_graph(cnn), precision)
-        self._queues: dict[int, Any] = {}
+        self._queues: dict[tuple[int, int], Any] = {}
 
     def __call__(self, patches: Tensor) -> tuple[Tensor, Tensor]:
         embeddings, logits = self.run(_as_input(patches), ("embeddings", "logits"))
@@ -93,24 +91,38 @@ class OpenVINOCNN(CompiledGraph):
         ``chunks`` is consumed lazily: the next chunk is produced (by the caller's generator, on the calling
         thread) while at most ``in_flight`` earlier ones run in OpenVINO's ``threads`` threads (default:
         ``torch.get_num_threads()``). The same outputs as calling the network on each chunk; the calls of
-        other threads wait until the whole iteration has ended.
+        other threads wait until the whole iteration has ended, so the consumer must not call this network
+        (``self(...)`` or another iteration) inside its loop: the lock is not re-entrant. An error (of the
+        producer, of OpenVINO, or of reading a result) is raised to the consumer, and the request queue that
+        saw it is replaced (OpenVINO's queue would raise it again on every later call).
         """
         import openvino as ov
 
         with self.lock:
             threads = threads or torch.get_num_threads()
             compiled = self.compiled(threads)
-            key = threads * 100 + in_flight
+            key = (threads, in_flight)
             if key not in self._queues:
                 self._queues[key] = ov.AsyncInferQueue(compiled, in_flight)
             queue = self._queues[key]
-            done: dict[int, tuple[Tensor, Tensor]] = {}
+            done: dict[int, tuple[Tensor, Tensor] | BaseException] = {}
 
             def finished(request: Any, index: int) -> None:
-                done[index] = (
-                    torch.from_numpy(np.array(request.get_tensor("embeddings").data, copy=True)),
-                    torch.from_numpy(np.array(request.get_tensor("logits").data, copy=True)),
-                )
+                try:
+                    done[index] = (
+                        torch.from_numpy(np.array(request.get_tensor("embeddings").data, copy=True)),
+                        torch.from_numpy(np.array(request.get_tensor("logits").data, copy=True)),
+                    )
+                except BaseException as exc:  # raised by the consumer, never inside OpenVINO's queue
+                    done[index] = exc
+
+            def take(index: int) -> tuple[Tensor, Tensor]:
+                if index not in done:
+                    raise RuntimeError(f"OpenVINO returned no result for chunk {index} of the YAMNet network")
+                value = done.pop(index)
+                if isinstance(value, BaseException):
+                    raise value
+                return value
 
             queue.set_callback(finished)
             submitted, emitted = 0, 0
@@ -119,14 +131,22 @@ class OpenVINOCNN(CompiledGraph):
                     queue.start_async({0: _as_input(chunk)}, submitted)  # waits for a free request
                     submitted += 1
                     while emitted in done:  # results that are already in, in order
-                        yield done.pop(emitted)
+                        yield take(emitted)
                         emitted += 1
                 queue.wait_all()
                 while emitted < submitted:
-                    yield done.pop(emitted)
+                    yield take(emitted)
                     emitted += 1
+            except GeneratorExit:
+                raise
+            except BaseException:
+                self._queues.pop(key, None)  # OpenVINO's queue keeps its errors: the next call gets a new one
+                raise
             finally:
-                queue.wait_all()  # an abandoned iteration leaves no request running
+                try:
+                    queue.wait_all()  # an abandoned iteration leaves no request running
+                except Exception:  # an error already propagating is the one reported; drop this queue
+                    self._queues.pop(key, None)
 
 
 def _as_input(patches: Tensor) -> np.ndarray:
