@@ -52,12 +52,20 @@ def training_fingerprint(config: Any) -> dict[str, Any]:
     A run without augmentation keeps the fingerprint it had before augmentation existed, and a float32
     run the one it had before ``precision`` existed (``auto`` is resolved for the run's model before this).
     """
-    training = {k: v for k, v in config.to_dict().items() if k not in _NOT_IN_FINGERPRINT}
+    training = config_identity(config)
     if not config.augment.active:
         training.pop("augment", None)
-    if training.get("precision", "float32") == "float32":
-        training.pop("precision", None)
     return training
+
+
+def config_identity(config: Any) -> dict[str, Any]:
+    """A ``TrainConfig``'s values that name a run: without the settings that change no number
+    (:data:`_NOT_IN_FINGERPRINT`), and without ``precision`` when it is float32 (runs made before the setting
+    existed keep their identity). Shared by :func:`training_fingerprint` and the run folder's resume identity."""
+    cfg = {k: v for k, v in config.to_dict().items() if k not in _NOT_IN_FINGERPRINT}
+    if cfg.get("precision", "float32") == "float32":
+        cfg.pop("precision", None)
+    return cfg
 
 
 def run_fingerprint(

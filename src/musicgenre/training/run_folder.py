@@ -41,9 +41,6 @@ CURVES_NAME = "training_curves.png"
 STATE_NAME = "state.pt"
 RESULT_NAME = "result.json"
 
-# TrainConfig fields that do not change what a run learns, left out of its fingerprint.
-_NOT_IN_FINGERPRINT = ("num_threads", "eval_batch_size")
-
 
 def _hash_array(a: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(a, dtype=np.int64).tobytes()).hexdigest()[:16]
@@ -75,11 +72,9 @@ class RunIdentity:
 
     def fingerprint(self) -> str:
         """SHA-1 of the identity (the row indices and labels by their own hashes)."""
-        cfg = self.config.to_dict()
-        for k in _NOT_IN_FINGERPRINT:
-            cfg.pop(k)
-        if cfg.get("precision") == "float32":  # runs made before the setting existed keep their identity
-            cfg.pop("precision")
+        from musicgenre.rerun import config_identity
+
+        cfg = config_identity(self.config)
         parts = {
             "model": self.model_name,
             "options": self.model_options,
