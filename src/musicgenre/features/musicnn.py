@@ -11,8 +11,6 @@ bundle to load it from (see :mod:`musicgenre.features.pretrained` and :mod:`musi
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -34,25 +32,17 @@ class _MusicnnConfig(PretrainedFeatureConfig):
     weights_family: ClassVar[WeightsFamily] = MUSICNN
     model: ClassVar[str] = ""
 
-    backend: str = (
-        "auto"  # runtime of the network: "auto", "torch" or "openvino" (musicnn.model.resolve_backend)
-    )
+    backend: str = "auto"  # runtime of the network: "auto", "torch" or "openvino"
 
     def shape(self, segment: SegmentConfig) -> tuple[int, ...]:
         return (POOLED_SIZE,)
 
     def key(self) -> str:
         """Hash of the config: the weights' identity and the *resolved* backend, so that features of different
-        runtimes never share a store (they agree to about 1e-6, but are not bit-identical). For ``"torch"``
-        the key is the one from before backends existed: old stores stay valid."""
+        runtimes never share a store (they agree to about 1e-6, but are not bit-identical)."""
         from musicgenre.musicnn.model import resolve_backend
 
-        self.require_weights()
-        fields = dataclasses.replace(self, backend=resolve_backend(self.backend)).to_dict()
-        if fields["backend"] == "torch":
-            del fields["backend"]
-        blob = json.dumps(fields, sort_keys=True).encode()
-        return f"{self.name}-{hashlib.sha1(blob).hexdigest()[:10]}"
+        return self.resolved_key(dataclasses.replace(self, backend=resolve_backend(self.backend)))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ The edges (CLI, :class:`~musicgenre.predict.classifier.GenreClassifier`,
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -86,6 +88,17 @@ class PretrainedFeatureConfig(FeatureConfig):
         """Hash of the config, weights identity included: a pure function of the config."""
         self.require_weights()
         return super().key()
+
+    def resolved_key(self, resolved: PretrainedFeatureConfig) -> str:
+        """The key of ``resolved`` (this config with its ``"auto"`` settings resolved, e.g. the network's
+        runtime). A ``backend`` resolved to ``"torch"`` is left out: the key from before backends existed,
+        so stores made then stay valid."""
+        self.require_weights()
+        values = resolved.to_dict()
+        if values.get("backend") == "torch":
+            del values["backend"]
+        blob = json.dumps(values, sort_keys=True).encode()
+        return f"{self.name}-{hashlib.sha1(blob).hexdigest()[:10]}"
 
     def bundle(self) -> PretrainedBundle:
         """The weights to compute with: ``source``, else a file holding exactly ``weights`` (or an error)."""

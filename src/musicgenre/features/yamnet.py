@@ -24,8 +24,6 @@ so existing stores stay valid.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -61,15 +59,11 @@ class _YamnetConfig(PretrainedFeatureConfig):
         from musicgenre.yamnet.backends import resolve_backend
         from musicgenre.yamnet.fast import resolve_precision
 
-        self.require_weights()
-        pinned = dataclasses.replace(
-            self, precision=resolve_precision(self.precision), backend=resolve_backend(self.backend)
+        return self.resolved_key(
+            dataclasses.replace(
+                self, precision=resolve_precision(self.precision), backend=resolve_backend(self.backend)
+            )
         )
-        fields = pinned.to_dict()
-        if fields["backend"] == "torch":  # the key from before backends existed: old stores stay valid
-            del fields["backend"]
-        blob = json.dumps(fields, sort_keys=True).encode()
-        return f"{self.name}-{hashlib.sha1(blob).hexdigest()[:10]}"
 
 
 @dataclass(frozen=True)
