@@ -11,12 +11,13 @@ the GIL). Batch *contents* never depend on timing, so training stays determinist
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from typing import Any
 
 import numpy as np
 import torch
 
+from musicgenre.prefetch import prefetch as read_ahead
 from musicgenre.training.normalisation import normalisation_arrays
 
 
@@ -86,18 +87,14 @@ def iter_batches(
     sort: bool = True,
     prefetch: bool = True,
 ) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor | None]]:
-    """Yield :func:`load_batch` of each batch, reading the next one ahead in a background thread."""
+    """Yield :func:`load_batch` of each batch, reading the next one ahead in a background thread
+    (:func:`musicgenre.prefetch.prefetch`)."""
+    loads = (load_batch(inputs, b, normalisation, labels, sort=sort) for b in batches)
     if not prefetch or len(batches) < 2:
-        for b in batches:
-            yield load_batch(inputs, b, normalisation, labels, sort=sort)
+        yield from loads
         return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="musicgenre-batch") as pool:
-        future = pool.submit(load_batch, inputs, batches[0], normalisation, labels, sort=sort)
-        for i in range(len(batches)):
-            current = future.result()
-            if i + 1 < len(batches):
-                future = pool.submit(load_batch, inputs, batches[i + 1], normalisation, labels, sort=sort)
-            yield current
+    with closing(read_ahead(loads)) as ahead:
+        yield from ahead
 
 
 def check_inputs(inputs: Mapping[str, np.ndarray], n_rows: int | None = None) -> int:
